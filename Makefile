@@ -1,0 +1,92 @@
+# geb - CPU inference for GEB-1.3B-family models.  Plain make, no configure.
+#
+#   make            build ./geb
+#   make run        build and run the default model in models/ (English + Chinese prompt)
+#   make test       unit + fixture + CLI tests, then the same under ASan/UBSan
+#   make asan       only the sanitizer build and its test run
+#   make fixtures   regenerate test fixtures with the Python references (needs Debian python3 modules)
+#   make bench      build a GEB-1.3B-shaped checkpoint once and run `geb bench` on it
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+WERROR  ?=
+CFLAGS  ?=
+PYTHON  ?= /usr/bin/python3
+MODEL   ?= models/geb-tiny
+
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(OPT) -g -Wall -Wextra \
+              -Wshadow -Wno-unused-parameter -pthread -MMD -MP $(if $(WERROR),-Werror)
+LDLIBS  = -lm -pthread
+
+SRCS     := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
+
+# Each instruction-set kernel file is compiled for its own ISA; the dispatcher
+# in kernels.c picks one at run time from CPUID, so one binary runs anywhere.
+ARCH := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(ARCH)))
+ISA_avx2   = -mavx2 -mfma -mf16c
+ISA_avx512 = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+endif
+
+.PHONY: all run test asan check fixtures bench fuzz clean neon
+all: geb
+
+geb: $(BUILD)/geb
+	cp $< $@
+
+$(BUILD)/geb: $(BUILD)/main.o $(LIB_OBJS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/kernels_avx2.o: EXTRA = $(ISA_avx2)
+$(BUILD)/kernels_avx512.o: EXTRA = $(ISA_avx512)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(EXTRA) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%.o: tests/test_%.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) -Itests $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+run: geb
+	./geb -m $(MODEL) -n 64 -s 1 -p "The best way to"
+	./geb -m $(MODEL) -n 64 -s 1 -p "人生"
+
+# `check` runs the suite on one build; `test` runs it on the normal build and
+# then again with AddressSanitizer + UBSan.
+check: $(BUILD)/geb $(TESTS)
+	GEB_BIN=$(BUILD)/geb bash tests/run.sh $(BUILD)
+
+test: check asan
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" check
+
+fixtures:
+	$(PYTHON) tools/gen_tok_fixtures.py
+	$(PYTHON) tools/ref_model.py
+
+neon:
+	bash tests/run_neon.sh
+
+bench: geb
+	bash tools/bench.sh
+
+fuzz:
+	bash tests/fuzz/run.sh
+
+clean:
+	rm -rf build build-asan build-arm build-fuzz geb
+
+-include $(wildcard $(BUILD)/*.d)

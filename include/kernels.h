@@ -1,0 +1,56 @@
+/* kernels.h - the numeric kernels of the forward pass, one implementation per
+ * instruction set (kernels_scalar.c, kernels_avx2.c, kernels_avx512.c,
+ * kernels_neon.c) behind one dispatch chosen at run time from CPUID.
+ *
+ * Matrices are row-major [rows, cols] FP32, as in the checkpoint ([out, in]).
+ * Threaded entry points take the pool and split work by output rows, handing
+ * out chunks through an atomic counter; they never allocate.
+ */
+#ifndef GEB_KERNELS_H
+#define GEB_KERNELS_H
+
+#include "common.h"
+#include "pool.h"
+
+/* One matrix of a (possibly fused) product: y = W x, W is [rows, cols].
+ * For batched products y is [B, rows] row-major (row b is token b). */
+typedef struct geb_mat {
+    const float *w;  /* [rows, cols] */
+    float *y;        /* [rows] or [B, rows] */
+    int rows;
+} geb_mat;
+
+/* The per-ISA building blocks.  The scalar table is the reference in tests. */
+typedef struct geb_kernels {
+    const char *name;                                          /* "scalar", "avx2", "avx512", "neon" */
+    float (*dot)(const float *a, const float *b, int n);
+    void (*axpy)(float *y, float a, const float *x, int n);    /* y += a * x */
+    /* y[r - r0] = W[r,:] . x for r in [r0, r1) */
+    void (*matvec)(float *y, const float *w, const float *x, int r0, int r1, int cols);
+    /* Y[b, r] = W[r,:] . X[b,:] for b in [0, B), r in [r0, r1); Y has row stride ldy */
+    void (*matmul)(float *y, int ldy, const float *w, const float *x, int B,
+                   int r0, int r1, int cols);
+} geb_kernels;
+
+/* The fastest table this CPU supports; GEB_KERNEL=scalar|avx2|avx512|neon in
+ * the environment forces one (if supported). */
+const geb_kernels *geb_kernels_best(void);
+/* The named table if compiled in and supported by this CPU, else NULL. */
+const geb_kernels *geb_kernels_get(const char *name);
+/* Selects the table the threaded entry points below use (default: best). */
+void geb_kernels_use(const geb_kernels *k);
+const geb_kernels *geb_kernels_current(void);
+
+/* y_i = W_i x for each of the n matrices (all with `cols` columns), in one
+ * pool dispatch so that e.g. Q, K and V are computed in a single sweep. */
+void geb_matvec(geb_pool *pool, const geb_mat *mats, int n, const float *x, int cols);
+
+/* Y_i[b,:] = W_i X[b,:] for the B rows of X ([B, cols]); each weight is read
+ * once per batch (register-tiled GEMM). */
+void geb_matmul(geb_pool *pool, const geb_mat *mats, int n, const float *x, int B, int cols);
+
+/* Measures read bandwidth of the pool's threads over a buffer of `bytes`
+ * (reported in GB/s, best of a few passes); used by `geb bench` for the roofline. */
+double geb_measure_bandwidth(geb_pool *pool, size_t bytes);
+
+#endif

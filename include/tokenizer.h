@@ -1,0 +1,59 @@
+/* tokenizer.h - SentencePiece (unigram and BPE) with exact library parity,
+ * read straight from a serialized sentencepiece.ModelProto (.model file).
+ *
+ *   geb_tok *tok;
+ *   if (geb_tok_load(&tok, "dir/tokenizer.model", &err) != 0) fail(err.msg);
+ *   int32_t *ids; size_t n;
+ *   geb_tok_encode(tok, text, strlen(text), &ids, &n, &err);
+ *   char *s = geb_tok_decode(tok, ids, n, NULL);
+ *   free(ids); free(s); geb_tok_free(tok);
+ *
+ * Ids at or above geb_tok_n_pieces() (the special tokens that ChatGLM-style
+ * glue appends up to padded_vocab_size) are accepted everywhere and decode
+ * to the empty string.
+ */
+#ifndef GEB_TOKENIZER_H
+#define GEB_TOKENIZER_H
+
+#include "common.h"
+
+typedef struct geb_tok geb_tok;
+
+int geb_tok_load(geb_tok **out, const char *path, geb_err *err);
+/* The buffer is copied; it may be freed after the call. */
+int geb_tok_load_buffer(geb_tok **out, const uint8_t *buf, size_t len, geb_err *err);
+void geb_tok_free(geb_tok *tok);
+
+int geb_tok_n_pieces(const geb_tok *tok);
+int geb_tok_bos_id(const geb_tok *tok); /* -1 if the model has none */
+int geb_tok_eos_id(const geb_tok *tok); /* -1 if the model has none */
+int geb_tok_unk_id(const geb_tok *tok);
+
+/* The piece string of id (e.g. "▁the", "<0x0A>"), or "" for ids outside
+ * the piece table. */
+const char *geb_tok_piece(const geb_tok *tok, int32_t id);
+
+/* Encodes len bytes of text exactly as sentencepiece's EncodeAsIds (no BOS
+ * or EOS added).  *ids is malloc'd (caller frees), even when *n is 0. */
+int geb_tok_encode(const geb_tok *tok, const char *text, size_t len,
+                   int32_t **ids, size_t *n, geb_err *err);
+
+/* Decodes exactly as sentencepiece's DecodeIds.  Returns a malloc'd
+ * NUL-terminated string; its length goes to *len if len is not NULL. */
+char *geb_tok_decode(const geb_tok *tok, const int32_t *ids, size_t n, size_t *len);
+
+/* Streaming decoder: emits the text of (prefix ids + pushed ids) minus the
+ * text of the prefix ids, piece by piece, never splitting a UTF-8 sequence.
+ * After geb_tok_stream_finish, everything emitted concatenated equals
+ * decode(prefix + pushed) with decode(prefix) removed from its front. */
+typedef struct geb_tok_stream geb_tok_stream;
+geb_tok_stream *geb_tok_stream_new(const geb_tok *tok, const int32_t *prefix, size_t n);
+/* Pushes one id; returns the bytes now safe to print (pointer valid until the
+ * next call on this stream) and their count in *len. */
+const char *geb_tok_stream_push(geb_tok_stream *s, int32_t id, size_t *len);
+/* Returns whatever is still held back (e.g. an incomplete byte sequence, as
+ * the library would decode it). */
+const char *geb_tok_stream_finish(geb_tok_stream *s, size_t *len);
+void geb_tok_stream_free(geb_tok_stream *s);
+
+#endif

@@ -1,0 +1,107 @@
+/* common.c - error reporting and small OS helpers. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int geb_err_set(geb_err *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        /* The message must stay one line whatever the caller formatted in. */
+        for (char *p = err->msg; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+    }
+    return -1;
+}
+
+int geb_read_file(const char *path, uint8_t **data, size_t *len, size_t max,
+                  geb_err *err) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return geb_err_set(err, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return geb_err_set(err, "%s is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        fclose(f);
+        return geb_err_set(err, "%s is too large (%lld bytes, limit %zu)", path,
+                           (long long)st.st_size, max);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return geb_err_set(err, "out of memory reading %s", path);
+    }
+    /* A short read means the file changed or the disk failed: an error. */
+    if (fread(buf, 1, n, f) != n) {
+        free(buf);
+        fclose(f);
+        return geb_err_set(err, "short read on %s", path);
+    }
+    fclose(f);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+double geb_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Counts distinct (physical id, core id) pairs in /proc/cpuinfo; falls back
+ * to the online CPU count where that file is missing or unusual. */
+int geb_physical_cores(void) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) online = 1;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return (int)online;
+    char line[256];
+    int phys = -1, seen = 0;
+    int pairs[1024][2];
+    while (fgets(line, sizeof line, f)) {
+        int v;
+        if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+        else if (sscanf(line, "core id : %d", &v) == 1) {
+            int dup = 0;
+            for (int i = 0; i < seen; i++)
+                if (pairs[i][0] == phys && pairs[i][1] == v) dup = 1;
+            if (!dup && seen < 1024) {
+                pairs[seen][0] = phys;
+                pairs[seen][1] = v;
+                seen++;
+            }
+        }
+    }
+    fclose(f);
+    if (seen < 1 || seen > online) return (int)online;
+    return seen;
+}
+
+int geb_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+int geb_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return -1;
+    *out = a + b;
+    return 0;
+}
