@@ -30,6 +30,10 @@ int geb_model_load(geb_model **out, const char *dir, int n_ctx, geb_pool *pool,
                    geb_progress_fn progress, void *ud, geb_err *err);
 void geb_model_free(geb_model *m);
 
+/* Switches the pool used by eval (for benchmarks over thread counts); it may
+ * not have more threads than the pool the model was loaded with. */
+int geb_model_set_pool(geb_model *m, geb_pool *pool, geb_err *err);
+
 const geb_config *geb_model_config(const geb_model *m);
 int geb_model_n_ctx(const geb_model *m);
 /* Bytes of weights streamed by one decode step (what bandwidth is measured on). */

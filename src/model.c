@@ -60,6 +60,7 @@ struct geb_model {
     const float *out;        /* (V, H) output_layer (== embed when tied) */
     geb_state s;
     geb_pool *pool;
+    int max_threads;         /* size of the pool at load: rows of s.scores */
     geb_st *st;              /* kept open: F32 tensors are used in place */
     void **allocs;           /* converted tensors, freed with the model */
     int n_allocs;
@@ -319,6 +320,7 @@ int geb_model_load(geb_model **out, const char *dir, int n_ctx, geb_pool *pool,
     geb_model *m = calloc(1, sizeof *m);
     if (!m) return geb_err_set(err, "out of memory");
     m->pool = pool;
+    m->max_threads = geb_pool_size(pool);
     load_plan p = {0};
     if (open_model(m, dir, n_ctx, &p, err)) goto fail;
     /* Refuse before allocating anything if it cannot fit. */
@@ -360,6 +362,15 @@ void geb_model_free(geb_model *m) {
     free(m->layers);
     if (m->st) geb_st_close(m->st);
     free(m);
+}
+
+int geb_model_set_pool(geb_model *m, geb_pool *pool, geb_err *err) {
+    /* The attention scratch has one row per thread of the load-time pool. */
+    if (geb_pool_size(pool) > m->max_threads)
+        return geb_err_set(err, "pool of %d threads exceeds the %d the model was loaded with",
+                           geb_pool_size(pool), m->max_threads);
+    m->pool = pool;
+    return 0;
 }
 
 const geb_config *geb_model_config(const geb_model *m) { return &m->cfg; }
