@@ -1,0 +1,23 @@
+#!/bin/bash
+# bench.sh - `make bench`: benchmarks ./geb on a GEB-1.3B-shaped checkpoint.
+#
+#   BENCH_DIR=/path bash tools/bench.sh [extra `geb bench` options]
+#
+# The checkpoint (random BF16 weights, ~2.7 GB) is generated once by
+# tools/gen_bench_model.py into BENCH_DIR (default /tmp/geb-bench-1.3b) and
+# reused on later runs; delete the folder to regenerate it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_DIR=${BENCH_DIR:-/tmp/geb-bench-1.3b}
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+if [ ! -f "$BENCH_DIR/model.safetensors" ]; then
+    echo "bench.sh: generating a GEB-1.3B-shaped checkpoint in $BENCH_DIR (once)" >&2
+    "$PYTHON" tools/gen_bench_model.py "$BENCH_DIR"
+fi
+if [ ! -x ./geb ]; then
+    echo "bench.sh: ./geb not built (run make)" >&2
+    exit 1
+fi
+exec ./geb bench -m "$BENCH_DIR" "$@"

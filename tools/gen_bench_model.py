@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""gen_bench_model.py - writes a GEB-1.3B-shaped checkpoint with random BF16
+weights, for benchmarking (`make bench`).
+
+    tools/gen_bench_model.py OUTDIR [--layers N] [--seed S]
+
+OUTDIR gets config.json (the real GEB-1.3B hyper-parameters of MODEL-SPEC.md,
+num_layers overridable for quick tests), model.safetensors (GEB tensor names,
+untied output, ~2.7 GB at 24 layers) and tokenizer.model (the test tokenizer:
+fewer pieces than padded_vocab_size, which the engine supports).
+
+The file is streamed tensor by tensor in chunks, never held in memory.  Speed
+matters more than randomness: a pool of normal BF16 values is drawn once and
+each chunk is a slice of it at a random offset, rescaled to about the
+tensor's 1/sqrt(fan_in) by shifting the BF16 exponent field (pool values are
+clamped away from zero so the shift never underflows).  The data goes to
+model.safetensors.tmp and is renamed at the end, so an interrupted run leaves
+no half-written model.safetensors behind.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import struct
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKENIZER = os.path.join(ROOT, "tests", "data", "models", "geb-bf16-mqa", "tokenizer.model")
+
+POOL = 1 << 24          # pool of random BF16 values (32 MB)
+CHUNK = 1 << 23         # values written per write() call (16 MB)
+
+
+def geb_config(layers):
+    """The GEB-1.3B config.json values (MODEL-SPEC.md), with num_layers set."""
+    return {"architectures": ["ChatGLMModel"], "model_type": "chatglm",
+            "num_layers": layers, "hidden_size": 2048, "ffn_hidden_size": 5632,
+            "kv_channels": 128, "num_attention_heads": 16, "num_key_value_heads": 4,
+            "padded_vocab_size": 64896, "layernorm_epsilon": 1e-5, "seq_length": 4096,
+            "tie_word_embeddings": False, "add_bias_linear": False,
+            "add_qkv_bias": False, "torch_dtype": "bfloat16", "eos_token_id": 2,
+            "use_cache": True}
+
+
+def tensor_list(c):
+    """(name, shape, scale) in file order; scale 0 marks an RMSNorm weight."""
+    H, F, D = c["hidden_size"], c["ffn_hidden_size"], c["kv_channels"]
+    NH, NKV, V = c["num_attention_heads"], c["num_key_value_heads"], c["padded_vocab_size"]
+    out = [("transformer.embedding.word_embeddings.weight", (V, H), 1.0)]
+    p = "transformer.encoder.layers.%d."
+    for i in range(c["num_layers"]):
+        out += [(p % i + "input_layernorm.weight", (H,), 0),
+                (p % i + "self_attention.query.weight", (NH * D, H), 1 / math.sqrt(H)),
+                (p % i + "self_attention.key_value.weight", (2 * NKV * D, H), 1 / math.sqrt(H)),
+                (p % i + "self_attention.dense.weight", (H, NH * D), 1 / math.sqrt(NH * D)),
+                (p % i + "post_attention_layernorm.weight", (H,), 0),
+                (p % i + "mlp.dense_h_to_4h.weight", (2 * F, H), 1 / math.sqrt(H)),
+                (p % i + "mlp.dense_4h_to_h.weight", (H, F), 1 / math.sqrt(F))]
+    out += [("transformer.encoder.final_layernorm.weight", (H,), 0),
+            ("transformer.output_layer.weight", (V, H), 1 / math.sqrt(H))]
+    return out
+
+
+def to_bf16(x):
+    """float32 array -> BF16 bits, round to nearest even."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def make_pool(rng):
+    """N(0,1) values as BF16 bits, |x| clamped to [2^-8, 8] so that an exponent
+    shift of up to -100 stays in the normal range; the pool is POOL + CHUNK
+    long so any offset below POOL gives a full chunk."""
+    x = rng.standard_normal(POOL + CHUNK, dtype=np.float32)
+    x = np.copysign(np.clip(np.abs(x), 2.0 ** -8, 8.0), x)
+    return to_bf16(x)
+
+
+def shifted(pool, shift, cache={}):
+    """The pool scaled by 2^shift: the shift is added to the BF16 exponent
+    field with the sign bit kept apart (cached: only a couple of shifts)."""
+    if shift not in cache:
+        mag = (pool & 0x7FFF).astype(np.int32) + (shift << 7)
+        assert mag.min() > 0x7F and mag.max() < 0x7F80, "exponent out of range"
+        cache[shift] = (mag.astype(np.uint16) | (pool & 0x8000)).astype(np.uint16)
+    return cache[shift]
+
+
+def write_tensor(f, shape, scale, pool, rng):
+    """Streams one tensor: RMSNorm weights are 1 + small noise, matrices are
+    slices of the pool scaled by 2^round(log2(scale)), at random offsets."""
+    n = int(np.prod(shape))
+    if scale == 0:
+        f.write(to_bf16(1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)).tobytes())
+        return
+    src = shifted(pool, int(round(math.log2(scale))))
+    done = 0
+    while done < n:
+        m = min(CHUNK, n - done)
+        off = int(rng.integers(0, POOL))
+        f.write(src[off:off + m].data)
+        done += m
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--layers", type=int, default=24, help="num_layers (24 = GEB-1.3B)")
+    ap.add_argument("--seed", type=int, default=1234)
+    a = ap.parse_args()
+    if a.layers < 1:
+        ap.error("--layers must be >= 1")
+    cfg = geb_config(a.layers)
+    os.makedirs(a.outdir, exist_ok=True)
+    tensors = tensor_list(cfg)
+
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, shape, _ in tensors:
+        nbytes = 2 * int(np.prod(shape))
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + nbytes]}
+        off += nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)       # data starts 8-byte aligned
+
+    rng = np.random.default_rng(a.seed)
+    pool = make_pool(rng)
+    final = os.path.join(a.outdir, "model.safetensors")
+    tmp = final + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for i, (name, shape, scale) in enumerate(tensors):
+            write_tensor(f, shape, scale, pool, rng)
+            if i % 14 == 0:
+                print("  %s (%.2f GB written)" % (name, f.tell() / 1e9), flush=True)
+    assert os.path.getsize(tmp) == 8 + len(h) + off
+    with open(os.path.join(a.outdir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    shutil.copyfile(TOKENIZER, os.path.join(a.outdir, "tokenizer.model"))
+    os.replace(tmp, final)
+    print("wrote %s: %d layers, %.3f G params, %.2f GB" % (a.outdir, a.layers, off / 2e9,
+                                                            os.path.getsize(final) / 1e9))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
