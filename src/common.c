@@ -1,5 +1,4 @@
 /* common.c - error reporting and small OS helpers. */
-#define _GNU_SOURCE
 #include "common.h"
 
 #include <errno.h>

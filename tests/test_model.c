@@ -1,0 +1,186 @@
+/* test_model.c - the forward pass against tools/ref_model.py (float64).
+ *
+ * For every fixture model in tests/data/models/<name>/ (ref.txt written by
+ * the reference), with every kernel table this CPU supports and pools of 1,
+ * 2 and 3 threads:
+ *  - all prompt positions in one batched eval (GEMM path) and token by token
+ *    (matrix-vector path) match the reference logits within 1e-4 of the
+ *    logit range;
+ *  - the greedy continuation matches exactly.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "test.h"
+
+typedef struct ref {
+    int n, V, m;
+    int32_t *tokens; /* (n) */
+    double *logits;  /* (n, V) */
+    int32_t *greedy; /* (m) */
+} ref;
+
+/* Reads the whitespace-separated ref.txt format; returns 0 on success. */
+static int read_ref(const char *path, ref *r) {
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char word[64];
+    int ok = 0;
+    while (fscanf(f, "%63s", word) == 1) {
+        if (word[0] == '#') { /* comment: skip the rest of the line */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') {}
+        } else if (strcmp(word, "tokens") == 0) {
+            if (fscanf(f, "%d", &r->n) != 1 || r->n < 1 || r->n > 100000) break;
+            r->tokens = malloc(sizeof(int32_t) * r->n);
+            for (int i = 0; i < r->n; i++)
+                if (fscanf(f, "%d", &r->tokens[i]) != 1) goto out;
+        } else if (strcmp(word, "logits") == 0) {
+            int n;
+            if (fscanf(f, "%d %d", &n, &r->V) != 2 || n != r->n || r->V < 1) break;
+            r->logits = malloc(sizeof(double) * n * r->V);
+            for (long i = 0; i < (long)n * r->V; i++)
+                if (fscanf(f, "%lf", &r->logits[i]) != 1) goto out;
+        } else if (strcmp(word, "greedy") == 0) {
+            if (fscanf(f, "%d", &r->m) != 1 || r->m < 0 || r->m > 100000) break;
+            r->greedy = malloc(sizeof(int32_t) * (r->m + 1));
+            for (int i = 0; i < r->m; i++)
+                if (fscanf(f, "%d", &r->greedy[i]) != 1) goto out;
+            ok = 1;
+        } else { /* other keys (perplexity) are checked by the CLI test */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') {}
+        }
+    }
+out:
+    fclose(f);
+    return ok && r->tokens && r->logits ? 0 : -1;
+}
+
+static void free_ref(ref *r) {
+    free(r->tokens);
+    free(r->logits);
+    free(r->greedy);
+}
+
+/* Max |got - want| over rows of V, relative to the expected logit range. */
+static double rel_error(const float *got, const double *want, size_t count) {
+    double lo = want[0], hi = want[0], err = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (want[i] < lo) lo = want[i];
+        if (want[i] > hi) hi = want[i];
+        double d = fabs(got[i] - want[i]);
+        if (d > err) err = d;
+    }
+    return err / (hi - lo);
+}
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+static double worst_error;
+
+static void check_model(const char *name, const char *dir, const ref *r, int threads) {
+    geb_err err = {{0}};
+    geb_pool *pool = geb_pool_create(threads, &err);
+    geb_model *m = NULL;
+    CHECK_MSG(pool && geb_model_load(&m, dir, 0, pool, NULL, NULL, &err) == 0, "%s: %s", name, err.msg);
+    if (!m) { geb_pool_free(pool); return; }
+    int V = geb_model_config(m)->vocab;
+    CHECK_MSG(V == r->V, "%s: vocab %d vs %d", name, V, r->V);
+    float *all = malloc(sizeof(float) * r->n * V), *one = malloc(sizeof(float) * r->n * V);
+
+    /* Batched prompt processing, every position's logits. */
+    CHECK_MSG(geb_model_eval(m, r->tokens, r->n, 0, all, 1, &err) == 0, "%s", err.msg);
+    double e = rel_error(all, r->logits, (size_t)r->n * V);
+    CHECK_MSG(e < 1e-4, "%s %s t=%d batched: relative error %.3g", name,
+              geb_kernels_current()->name, threads, e);
+    if (e > worst_error) worst_error = e;
+
+    /* Token by token through the KV cache. */
+    for (int i = 0; i < r->n; i++)
+        CHECK(geb_model_eval(m, &r->tokens[i], 1, i, one + (size_t)i * V, 0, &err) == 0);
+    e = rel_error(one, r->logits, (size_t)r->n * V);
+    CHECK_MSG(e < 1e-4, "%s %s t=%d decode: relative error %.3g", name,
+              geb_kernels_current()->name, threads, e);
+    if (e > worst_error) worst_error = e;
+
+    /* Greedy continuation, exact. */
+    int pos = r->n, tok = argmax(one + (size_t)(r->n - 1) * V, V), same = 1;
+    for (int i = 0; i < r->m; i++) {
+        if (tok != r->greedy[i]) { same = 0; break; }
+        if (geb_model_eval(m, &tok, 1, pos++, one, 0, &err)) { same = 0; break; }
+        tok = argmax(one, V);
+    }
+    CHECK_MSG(same, "%s %s t=%d: greedy continuation differs", name, geb_kernels_current()->name,
+              threads);
+    free(all);
+    free(one);
+    geb_model_free(m);
+    geb_pool_free(pool);
+}
+
+/* Errors the loader must give on a good folder misused. */
+static void check_eval_errors(const char *dir) {
+    geb_err err = {{0}};
+    geb_pool *pool = geb_pool_create(1, &err);
+    geb_model *m;
+    if (!pool || geb_model_load(&m, dir, 8, pool, NULL, NULL, &err)) {
+        CHECK_MSG(0, "%s", err.msg);
+        geb_pool_free(pool);
+        return;
+    }
+    float *logits = malloc(sizeof(float) * geb_model_config(m)->vocab);
+    int32_t bad = geb_model_config(m)->vocab, ok[9] = {0};
+    CHECK(geb_model_eval(m, &bad, 1, 0, logits, 0, &err) == -1 && strstr(err.msg, "outside"));
+    CHECK(geb_model_eval(m, ok, 9, 0, logits, 0, &err) == -1 && strstr(err.msg, "context"));
+    CHECK(geb_model_eval(m, ok, 1, 8, logits, 0, &err) == -1);
+    CHECK(geb_model_eval(m, ok, 8, 0, logits, 0, &err) == 0);
+    free(logits);
+    geb_model_free(m);
+    geb_pool_free(pool);
+}
+
+int main(void) {
+    const char *root = "tests/data/models";
+    DIR *d = opendir(root);
+    CHECK_MSG(d != NULL, "no %s", root);
+    int models = 0;
+    struct dirent *e;
+    const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
+    char first[512] = "";
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char dir[512], path[600];
+        snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
+        snprintf(path, sizeof path, "%s/ref.txt", dir);
+        ref r;
+        if (read_ref(path, &r)) {
+            CHECK_MSG(0, "cannot read %s", path);
+            continue;
+        }
+        if (!first[0]) snprintf(first, sizeof first, "%s", dir);
+        models++;
+        for (int k = 0; k < 4; k++) {
+            const geb_kernels *kt = geb_kernels_get(isas[k]);
+            if (!kt) continue;
+            geb_kernels_use(kt);
+            for (int t = 1; t <= 3; t++) check_model(e->d_name, dir, &r, t);
+        }
+        geb_kernels_use(geb_kernels_best());
+        free_ref(&r);
+    }
+    if (d) closedir(d);
+    CHECK_MSG(models >= 4, "only %d fixture models", models);
+    if (first[0]) check_eval_errors(first);
+    printf("model: %d fixture models, worst logit error %.3g of the logit range\n", models,
+           worst_error);
+    return TEST_DONE("model");
+}
