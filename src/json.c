@@ -371,6 +371,8 @@ static int parse_value(parser *p, geb_json *out, int depth) {
         return expect_word(p, "null");
     default:
         if (p->s[p->i] == '-' || is_digit(p->s[p->i])) return parse_number(p, out);
+        /* ',' ']' '}' here mean a missing value, typically a trailing comma. */
+        if (strchr(",]}", p->s[p->i]) && p->s[p->i]) return fail(p, p->i, "value expected");
         return fail(p, p->i, "unexpected character");
     }
 }
