@@ -89,6 +89,7 @@ def to_bf16_bits(a):
 
 
 def bf16_bits_to_f64(b):
+    """uint16 BF16 bits -> float64 (exact: BF16 is the top half of a float32)."""
     return (b.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
 
 
@@ -186,6 +187,9 @@ def load_folder(d):
 # The model, float64, from config.json + tensors.
 
 class Model:
+    """A GEB/ChatGLM2 decoder in float64, built from config.json and the
+    tensors as read from the files (either tensor layout)."""
+
     def __init__(self, cfg, t):
         self.L = cfg["num_layers"]
         self.H = cfg["hidden_size"]
@@ -229,6 +233,7 @@ class Model:
         self.theta = self.base ** (-2.0 * np.arange(R // 2) / R)
 
     def rmsnorm(self, x, w):
+        """x / sqrt(mean(x^2) + eps) * w over the last axis."""
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * w
 
     def rope(self, x, pos):
@@ -243,12 +248,15 @@ class Model:
         return y
 
     def mlp(self, ly, x):
+        """Residual SwiGLU block: rows 0..F-1 of h_to_4h are the gate."""
         h = self.rmsnorm(x, ly["w_post"])
         gu = h @ ly["W14"].T
         gate, up = gu[..., :self.F], gu[..., self.F:]
         return x + (gate / (1.0 + np.exp(-gate)) * up) @ ly["W41"].T
 
     def qkv(self, ly, x, pos):
+        """Normalised projections of x [T, H] at positions pos, RoPE applied
+        to q and k: returns q [T, NH, D], k and v [T, NKV, D]."""
         h = self.rmsnorm(x, ly["w_in"])
         T = x.shape[0]
         q = (h @ ly["Wq"].T + ly["bq"]).reshape(T, self.NH, self.D)
@@ -274,6 +282,7 @@ class Model:
         return self.rmsnorm(x, self.wfinal) @ self.Wout.T
 
     def new_cache(self):
+        """An empty KV cache: per layer, lists of k and v rows by position."""
         return [([], []) for _ in range(self.L)]
 
     def step(self, cache, tok, pos):
@@ -301,12 +310,14 @@ class Model:
 # Tokenizer.
 
 def fortune_fragments(path):
+    """The fortunes of one file (separated by lines holding only %)."""
     t = open(path, encoding="utf-8", errors="replace").read()
     t = re.sub(r"\x1b\[[0-9;]*m", "", t)          # colour codes in fortunes-zh
     return [f.strip() for f in t.split("\n%\n") if f.strip()]
 
 
 def take_chars(frags, maxchars):
+    """The first fragments, up to just past maxchars characters."""
     out, n = [], 0
     for f in frags:
         out.append(f)
@@ -494,11 +505,14 @@ def perplexity(model, ids):
 
 
 def fmt(x):
+    """%.9g, enough to round-trip a float32 (and no negative zero)."""
     s = "%.9g" % x
     return "0" if s == "-0" else s
 
 
 def build_model(m, tok_path, text):
+    """Writes one fixture folder and its ref.txt; reseeds the weights until
+    every greedy step has a clear top-2 margin.  Returns a summary dict."""
     sp = spm.SentencePieceProcessor(model_file=tok_path)
     pieces = sp.get_piece_size()
     tokens = sp.encode(PROMPT)[:40]
