@@ -27,7 +27,8 @@ typedef struct geb_kernels {
     void (*axpy)(float *y, float a, const float *x, int n);    /* y += a * x */
     /* y[r - r0] = W[r,:] . x for r in [r0, r1) */
     void (*matvec)(float *y, const float *w, const float *x, int r0, int r1, int cols);
-    /* Y[b, r] = W[r,:] . X[b,:] for b in [0, B), r in [r0, r1); Y has row stride ldy */
+    /* y[b*ldy + (r - r0)] = W[r,:] . X[b,:] for b in [0, B), r in [r0, r1):
+     * y points at column r0 of token 0 of Y, like matvec's y points at row r0 */
     void (*matmul)(float *y, int ldy, const float *w, const float *x, int B,
                    int r0, int r1, int cols);
 } geb_kernels;
