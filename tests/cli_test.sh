@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# cli_test.sh - the geb command line end to end, on the fixture models that
+# tools/ref_model.py wrote (expected ids, greedy text and perplexity come
+# from that float64 reference and the sentencepiece library).
+set -u
+cd "$(dirname "$0")/.."
+source tests/lib.sh
+M=tests/data/models/geb-f32-gqa3
+MB=tests/data/models/chatglm-bf16-sharded
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# hex <-> bytes without xxd (not on every machine)
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+unhex() { printf '%b' "$(sed 's/../\\x&/g' <<<"$1")"; }
+# field NAME FILE: the words after "NAME" on its line of a ref.txt
+field() { grep -m1 "^$1 " "$2" | cut -d' ' -f2-; }
+# the prompt the reference tokenized (hex in ref.txt, so any bytes survive)
+prompt_of() { unhex "$(field prompt_hex "$1/ref.txt")"; }
+
+# --- usage and errors: one line on stderr, non-zero exit ------------------
+"$GEB" --help >"$tmp/out" 2>"$tmp/err"; expect_rc "--help" $? 0
+grep -q "usage: geb" "$tmp/out" && ok || bad "--help prints usage"
+"$GEB" --frobnicate </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "unknown flag" $? 2
+expect_eq "unknown flag: one line" "$(wc -l <"$tmp/err")" 1
+"$GEB" -m /nonexistent -p hi </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "missing model" $? 1
+expect_eq "missing model: one line" "$(wc -l <"$tmp/err")" 1
+expect_eq "missing model: no stdout" "$(wc -c <"$tmp/out")" 0
+for bad_arg in "-n x" "-t 0" "-c 1" "--temp -1" "--top-p 2" "--min-p -0.5" "--top-k -3" "--repeat-penalty 0"; do
+    # shellcheck disable=SC2086
+    "$GEB" -m $M $bad_arg -p hi </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+    [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "'$bad_arg' must fail with one line (rc $rc)"
+done
+
+# --- tokenize: exactly the ids sentencepiece gave the reference ------------
+for d in tests/data/models/*/; do
+    d=${d%/}
+    want=$(field tokens "$d/ref.txt" | cut -d' ' -f2-)
+    got=$("$GEB" tokenize -m "$d" "$(prompt_of "$d")" </dev/null)
+    expect_eq "tokenize $(basename "$d")" "$got" "$want"
+    got=$(prompt_of "$d" | "$GEB" tokenize -m "$d")
+    expect_eq "tokenize stdin $(basename "$d")" "$got" "$want"
+done
+
+# --- greedy generation: the reference's continuation, as text -------------
+for d in tests/data/models/*/; do
+    d=${d%/}
+    want=$(field greedy_text_hex "$d/ref.txt")
+    n=$(field greedy "$d/ref.txt" | cut -d' ' -f1)
+    got=$("$GEB" -m "$d" -p "$(prompt_of "$d")" --temp 0 -n "$n" --ignore-eos </dev/null | hex)
+    expect_eq "greedy text $(basename "$d")" "$got" "$want"
+done
+
+# --- the same prompt through -p, -f, -f - and stdin ------------------------
+P=$(prompt_of $M)
+a=$("$GEB" -m $M -p "$P" --temp 0 -n 12 </dev/null)
+printf '%s' "$P" >"$tmp/prompt.txt"
+b=$("$GEB" -m $M -f "$tmp/prompt.txt" --temp 0 -n 12 </dev/null)
+c=$(printf '%s' "$P" | "$GEB" -m $M --temp 0 -n 12)
+d=$(printf '%s' "$P" | "$GEB" -m $M -f - --temp 0 -n 12)
+expect_eq "-f equals -p" "$b" "$a"
+expect_eq "stdin equals -p" "$c" "$a"
+expect_eq "-f - equals -p" "$d" "$a"
+# piped text comes first, joined to -p by a space (as ollama does)
+e=$(printf 'The best way' | "$GEB" -m $M -p "to predict" --temp 0 -n 12)
+f=$("$GEB" -m $M -p "The best way to predict" --temp 0 -n 12 </dev/null)
+expect_eq "stdin + -p" "$e" "$f"
+
+# --- escapes only with -e, never in files -----------------------------------
+a=$("$GEB" tokenize -m $M -e 'a\nb' </dev/null)
+b=$("$GEB" tokenize -m $M "$(printf 'a\nb')" </dev/null)
+c=$("$GEB" tokenize -m $M 'a\nb' </dev/null)
+expect_eq "-e turns \\n into a newline" "$a" "$b"
+[ "$c" != "$a" ] && ok || bad "without -e, \\n stays two characters"
+
+# --- sampling: same seed, same text; --echo; stop strings -----------------
+a=$("$GEB" -m $M -p "$P" -s 7 -n 24 --ignore-eos </dev/null)
+b=$("$GEB" -m $M -p "$P" -s 7 -n 24 --ignore-eos </dev/null)
+expect_eq "same seed, same output" "$a" "$b"
+a=$("$GEB" -m $M -p "$P" --temp 0 -n 8 </dev/null)
+b=$("$GEB" -m $M -p "$P" --temp 0 -n 8 --echo </dev/null)
+expect_eq "--echo prints the prompt first" "$b" "$P$a"
+full=$("$GEB" -m $M -p "$P" --temp 0 -n 16 --ignore-eos </dev/null)
+stop=${full:6:2}
+cut=$("$GEB" -m $M -p "$P" --temp 0 -n 16 --ignore-eos -r "$stop" </dev/null)
+case "$full" in "$cut$stop"*) ok ;; *) bad "-r '$stop': [$cut] is not the text before the stop in [$full]" ;; esac
+[[ "$cut" != *"$stop"* ]] && ok || bad "-r: the stop string is not printed"
+
+# --- context limits ---------------------------------------------------------
+"$GEB" -m $M -p "$P" -c 4 </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "prompt longer than -c" $? 1
+grep -q "context holds 4" "$tmp/err" && ok || bad "long prompt message gives the numbers: $(cat "$tmp/err")"
+"$GEB" -m $M -p "$P" -c 8 --truncate --temp 0 -n 2 </dev/null >"$tmp/out" 2>"$tmp/err"
+expect_rc "--truncate" $? 0
+"$GEB" -m $M -p "$P" -c 30 --temp 0 -n -1 --ignore-eos </dev/null >"$tmp/out" 2>"$tmp/err"
+expect_rc "-n -1 runs to the context end" $? 0
+grep -q "context of 30 tokens is full" "$tmp/err" && ok || bad "context full message: $(cat "$tmp/err")"
+"$GEB" -m $M -p "$P" -c 100000 --temp 0 -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
+grep -q "warning: -c 100000 is longer" "$tmp/err" && ok || bad "-c beyond seq_length warns"
+
+# --- perplexity against the reference (relative 1e-4) -----------------------
+for d in tests/data/models/*/; do
+    d=${d%/}
+    read -r ctx want < <(field perplexity "$d/ref.txt")
+    got=$("$GEB" perplexity -m "$d" -f "$d/ppl.txt" -c "$ctx" </dev/null | tail -n 1 | sed 's/^perplexity: //')
+    awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 1e-4 * w + 5e-5) }' \
+        && ok || bad "perplexity $(basename "$d"): $got vs $want"
+done
+
+# --- -v timings; info; bench -------------------------------------------------
+"$GEB" -m $M -p "$P" -n 4 -v -s 3 </dev/null >"$tmp/out" 2>"$tmp/err"
+for k in "load time" "prompt eval time" "eval time" "total time" "bandwidth" "seed = 3"; do
+    grep -q "^geb: *$k" "$tmp/err" && ok || bad "-v prints '$k'"
+done
+"$GEB" -m $M -p "$P" -n 4 </dev/null >"$tmp/out" 2>"$tmp/err"
+expect_eq "no stderr without -v" "$(wc -c <"$tmp/err")" 0
+"$GEB" info -m $MB >"$tmp/out" 2>&1; expect_rc "info" $? 0
+grep -q "fused query_key_value" "$tmp/out" && grep -q "BF16" "$tmp/out" && ok || bad "info: $(cat "$tmp/out")"
+"$GEB" bench -m $M -p 16 -n 4 -r 2 -t 1,2 </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "bench" $? 0
+expect_eq "bench rows" "$(grep -cE '^\| geb-f32-gqa3 .*\| (pp16|tg4) \|' "$tmp/out")" 4
+"$GEB" bench -m $M -p 16 -n 4 -r 2 -o json </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "bench json" $? 0
+expect_eq "bench json: only JSON on stdout" "$(head -c 1 "$tmp/out")$(tail -c 2 "$tmp/out" | head -c 1)" "[]"
+
+# --- a closed stdout ends the run quietly ----------------------------------
+"$GEB" -m $M -p "$P" -n 2000 -c 4000 --ignore-eos </dev/null 2>"$tmp/err" | head -c 5 >/dev/null
+rc=${PIPESTATUS[0]}
+expect_rc "closed stdout" "$rc" 0
+expect_eq "closed stdout: no noise" "$(wc -c <"$tmp/err")" 0
+
+# --- Ctrl-C: what was generated is flushed, -v summary, exit 130 -----------
+"$GEB" -m $M -p "$P" -n -1 -c 200000 --ignore-eos -v </dev/null >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 50); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid; rc=$?
+expect_rc "SIGINT exit status" $rc 130
+[ -s "$tmp/out" ] && ok || bad "SIGINT: generated text was flushed"
+grep -q "eval time" "$tmp/err" && ok || bad "SIGINT: -v summary printed"
+
+done_testing cli
