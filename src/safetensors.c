@@ -344,47 +344,79 @@ static int expose_single(geb_st *st, geb_err *err) {
 
 /* ---- sharded checkpoints ---------------------------------------------- */
 
-/* The shard named fname, opening it on first use; NULL on error. */
-static st_shard *shard_for(geb_st *st, const char *dir, const char *fname,
-                           const char *tensor, const char *index_path, geb_err *err) {
-    size_t dl = strlen(dir);
-    for (size_t i = 0; i < st->nshards; i++) {
-        const char *l = st->shards[i].label;
-        if (strncmp(l, dir, dl) == 0 && l[dl] == '/' && strcmp(l + dl + 1, fname) == 0)
-            return &st->shards[i];
-    }
-    char *path = path_join(dir, fname);
-    if (!path) {
-        geb_err_set(err, "out of memory");
-        return NULL;
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0 && errno == ENOENT) {
-        geb_err_set(err, "%s: shard '%s' (holding tensor '%s') is missing", index_path, fname,
-                    tensor);
-        free(path);
-        return NULL;
-    }
-    if (open_shard(st, path, err) != 0) return NULL;
-    return &st->shards[st->nshards - 1];
+/* A shard file named in the weight_map, with one tensor mapped to it (for
+ * messages).  Sorting these by file gives the shard numbering. */
+typedef struct shard_ref {
+    const char *file;
+    const char *tensor;
+} shard_ref;
+
+static int cmp_ref(const void *a, const void *b) {
+    return strcmp(((const shard_ref *)a)->file, ((const shard_ref *)b)->file);
 }
 
-/* 1 if fname is a plain file name: not empty, no '/', no "..". */
+/* 1 if the value is a plain file name: not empty, no '/', no "..". */
 static int plain_file_name(const geb_json *v) {
     return is_plain_string(v) && v->len > 0 && !strchr(v->str, '/') && !strstr(v->str, "..");
 }
 
-/* Opens every shard named by the index's weight_map and exposes exactly the
- * tensors it maps, each from the shard it names. */
+/* Checks every weight_map value and returns the distinct shard files sorted
+ * by name (malloc'd, *n set), or NULL. */
+static shard_ref *list_shards(const geb_json *map, const char *index_path, size_t *n,
+                              geb_err *err) {
+    shard_ref *refs = malloc(map->count * sizeof *refs);
+    if (!refs) {
+        geb_err_set(err, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < map->count; i++) {
+        const geb_json *f = &map->items[i];
+        if (!plain_file_name(f)) {
+            geb_err_set(err, "%s: tensor '%s' maps to '%.200s', which is not a plain file name",
+                        index_path, map->keys[i],
+                        f->type == GEB_JSON_STRING ? f->str : "(not a string)");
+            free(refs);
+            return NULL;
+        }
+        refs[i].file = f->str;
+        refs[i].tensor = map->keys[i];
+    }
+    qsort(refs, map->count, sizeof *refs, cmp_ref);
+    size_t k = 0;
+    for (size_t i = 0; i < map->count; i++)
+        if (k == 0 || strcmp(refs[k - 1].file, refs[i].file) != 0) refs[k++] = refs[i];
+    *n = k;
+    return refs;
+}
+
+/* Opens dir/ref->file as the next shard; a missing file is reported with the
+ * index and a tensor mapped to it. */
+static int open_named_shard(geb_st *st, const char *dir, const shard_ref *ref,
+                            const char *index_path, geb_err *err) {
+    char *path = path_join(dir, ref->file);
+    if (!path) return geb_err_set(err, "out of memory");
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        free(path);
+        return geb_err_set(err, "%s: shard '%s' (holding tensor '%s') is missing", index_path,
+                           ref->file, ref->tensor);
+    }
+    return open_shard(st, path, err);
+}
+
+/* Opens every shard named by the index's weight_map (each once, numbered in
+ * file-name order) and exposes exactly the tensors it maps, each from the
+ * shard it names. */
 static int open_index(geb_st *st, const char *dir, const char *index_path, geb_err *err) {
     uint8_t *text;
-    size_t len;
+    size_t len, nfiles = 0;
     if (geb_read_file(index_path, &text, &len, ST_MAX_INDEX, err) != 0) return -1;
     geb_err jerr;
     geb_json *root = geb_json_parse((const char *)text, len, &jerr);
     free(text);
     if (!root) return geb_err_set(err, "%s: %s", index_path, jerr.msg);
     int rc = -1;
+    shard_ref *files = NULL;
     const geb_json *map = geb_json_get(root, "weight_map");
     if (!map || map->type != GEB_JSON_OBJECT) {
         geb_err_set(err, "%s: no \"weight_map\" object", index_path);
@@ -394,25 +426,24 @@ static int open_index(geb_st *st, const char *dir, const char *index_path, geb_e
         geb_err_set(err, "%s: weight_map is empty", index_path);
         goto out;
     }
+    files = list_shards(map, index_path, &nfiles, err);
+    if (!files) goto out;
+    for (size_t i = 0; i < nfiles; i++)
+        if (open_named_shard(st, dir, &files[i], index_path, err) != 0) goto out;
     st->tensors = calloc(map->count, sizeof *st->tensors);
     if (!st->tensors) {
         geb_err_set(err, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < map->count; i++) {
-        const char *name = map->keys[i];
-        const geb_json *f = &map->items[i];
-        if (!plain_file_name(f)) {
-            geb_err_set(err, "%s: tensor '%s' maps to '%.200s', which is not a plain file name",
-                        index_path, name, f->type == GEB_JSON_STRING ? f->str : "(not a string)");
-            goto out;
-        }
-        st_shard *sh = shard_for(st, dir, f->str, name, index_path, err);
-        if (!sh) goto out;
-        geb_tensor key = {.name = name};
+        shard_ref want = {map->items[i].str, map->keys[i]};
+        const shard_ref *f = bsearch(&want, files, nfiles, sizeof want, cmp_ref);
+        const st_shard *sh = &st->shards[f - files]; /* f found: files lists every value */
+        geb_tensor key = {.name = want.tensor};
         const geb_tensor *t = bsearch(&key, sh->tensors, sh->count, sizeof key, cmp_by_name);
         if (!t) {
-            geb_err_set(err, "%s: tensor '%s' is not in shard %s", index_path, name, f->str);
+            geb_err_set(err, "%s: tensor '%s' is not in shard %s", index_path, want.tensor,
+                        want.file);
             goto out;
         }
         st->tensors[st->count++] = *t; /* its name lives in the shard's header */
@@ -422,6 +453,7 @@ static int open_index(geb_st *st, const char *dir, const char *index_path, geb_e
     rc = build_index(st, &ierr);
     if (rc != 0) geb_err_set(err, "%s: %s", index_path, ierr.msg);
 out:
+    free(files);
     geb_json_free(root);
     return rc;
 }
