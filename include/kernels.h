@@ -31,6 +31,12 @@ typedef struct geb_kernels {
      * y points at column r0 of token 0 of Y, like matvec's y points at row r0 */
     void (*matmul)(float *y, int ldy, const float *w, const float *x, int B,
                    int r0, int r1, int cols);
+    /* The same product with X given transposed: xt[k*ldx + b] = X[b, k], so
+     * tokens lie in vector lanes and no horizontal sums are needed.  ldx is a
+     * multiple of 16 and >= B rounded up to 16 (lanes past B are read, never
+     * stored).  NULL in tables without it (geb_matmul then uses matmul). */
+    void (*matmul_t)(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
+                     int r0, int r1, int cols);
 } geb_kernels;
 
 /* The fastest table this CPU supports; GEB_KERNEL=scalar|avx2|avx512|neon in

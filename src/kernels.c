@@ -109,6 +109,8 @@ typedef struct prod_job {
     int ntb;         /* token blocks */
     int njobs;
     _Atomic int next; /* next job to hand out */
+    float *xt;        /* transposed X [cols, ldx] for matmul_t, or NULL */
+    int ldx;
 } prod_job;
 
 /* Maps global row-chunk index c to matrix *mi and its rows [*r0, *r1). */
@@ -192,11 +194,76 @@ static void matmul_task(void *ctx, int ith, int nth) {
     }
 }
 
-/* Y_i[b,:] = W_i X[b,:] for all n matrices in one dispatch. */
+/* Pool task for the transposed path: jobs are row chunks; the kernel runs
+ * all tokens of the chunk against the shared transposed X. */
+static void matmul_t_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    (void)ith, (void)nth;
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->njobs) break;
+        int mi, r0, r1;
+        locate_chunk(j, c, &mi, &r0, &r1);
+        const geb_mat *m = &j->mats[mi];
+        j->k->matmul_t(m->y + r0, m->rows, m->w, j->xt, j->ldx, j->B, r0, r1, j->cols);
+    }
+}
+
+/* Pool task: thread ith writes xt[k*ldx + b] = x[b*cols + k] for its share of
+ * k, in 16 x 16 blocks so both sides stay in cache; lanes B..ldx-1 get 0. */
+static void transpose_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    int per = (j->cols + nth - 1) / nth;
+    int k0 = ith * per, k1 = k0 + per < j->cols ? k0 + per : j->cols;
+    for (int kb = k0; kb < k1; kb += 16) {
+        int ke = kb + 16 < k1 ? kb + 16 : k1;
+        for (int bb = 0; bb < j->ldx; bb += 16)
+            for (int k = kb; k < ke; k++) {
+                float *dst = j->xt + (size_t)k * j->ldx + bb;
+                for (int b = 0; b < 16; b++)
+                    dst[b] = bb + b < j->B ? j->x[(size_t)(bb + b) * j->cols + k] : 0.0f;
+            }
+    }
+}
+
+/* The transposed copy of X for the matmul_t path: grown on demand (only
+ * prompt processing uses it; the per-token matvec path never allocates), kept
+ * for the life of the process. */
+static float *xt_buf;
+static size_t xt_cap; /* floats */
+
+/* Returns a buffer of at least n floats, or NULL if it cannot be had. */
+static float *xt_reserve(size_t n) {
+    if (n <= xt_cap) return xt_buf;
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) return NULL;
+    free(xt_buf);
+    xt_buf = p;
+    xt_cap = bytes / sizeof(float);
+    return p;
+}
+
+/* Y_i[b,:] = W_i X[b,:] for all n matrices in one dispatch (two when X is
+ * first transposed for a kernel with matmul_t). */
 void geb_matmul(geb_pool *pool, const geb_mat *mats, int n, const float *x, int B, int cols) {
     if (n <= 0 || cols <= 0 || B <= 0) return;
     prod_job j = {.k = geb_kernels_current(), .mats = mats, .n = n, .x = x, .B = B,
                   .cols = cols};
+    /* Tokens in lanes pay off once a vector of tokens is mostly full. */
+    if (j.k->matmul_t && B >= 12) {
+        j.ldx = (B + 15) / 16 * 16;
+        j.xt = xt_reserve((size_t)j.ldx * (size_t)cols);
+    }
+    if (j.xt) {
+        geb_pool_run(pool, transpose_task, &j);
+        /* 48 rows per job: a multiple of every row tile, ~40 jobs per matrix. */
+        j.chunk = 48;
+        j.njobs = count_chunks(mats, n, j.chunk);
+        atomic_init(&j.next, 0);
+        if (j.njobs > 0) geb_pool_run(pool, matmul_t_task, &j);
+        return;
+    }
     /* Up to 120 tokens per job (a multiple of every tile width) keeps a job's
      * slice of X near the core; 16 rows per job reads each weight once. */
     j.tb = B <= 120 ? B : 120;

@@ -141,12 +141,93 @@ static void avx512_matmul(float *y, int ldy, const float *w, const float *x, int
     }
 }
 
+/* ---- transposed-X product: tokens in lanes, no horizontal sums ---------- */
+
+#define TR 6     /* rows per register tile (6 rows x 4 vectors = 24 accumulators) */
+#define TB 64    /* tokens per tile: 4 vectors of 16 */
+#define RB 48    /* rows per block of partial sums (a multiple of TR) */
+#define KC 2048  /* k per block: 64 tokens x 2048 x 4 B = 512 KB of xt, L2-sized */
+
+/* part[i][0..16*nv) (+)= sum_k w[i][k] * xt[k*ldx + 0..16*nv) for the i < mr
+ * valid rows (w[i] for i >= mr repeat a valid row and are discarded).  Per k:
+ * nv vector loads of xt and TR scalar broadcasts of W feed TR*nv FMAs. */
+static inline __attribute__((always_inline)) void tile_t(float (*part)[TB], int mr,
+                                                         const float *const *w, const float *xt,
+                                                         size_t ldx, int kn, int first,
+                                                         const int nv) {
+    __m512 acc[TR][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < TR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = first || i >= mr ? _mm512_setzero_ps() : _mm512_loadu_ps(part[i] + 16 * j);
+    for (int k = 0; k < kn; k++) {
+        const float *xk = xt + (size_t)k * ldx;
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++) xv[j] = _mm512_loadu_ps(xk + 16 * j);
+#pragma GCC unroll 8
+        for (int i = 0; i < TR; i++) {
+            __m512 wb = _mm512_set1_ps(w[i][k]);
+#pragma GCC unroll 4
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_fmadd_ps(wb, xv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < TR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            if (i < mr) _mm512_storeu_ps(part[i] + 16 * j, acc[i][j]);
+}
+
+/* One instance per vector count, so each keeps its accumulators in registers. */
+static void tile_t1(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 1); }
+static void tile_t2(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 2); }
+static void tile_t3(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 3); }
+static void tile_t4(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 4); }
+
+/* y[b*ldy + r - r0] = sum_k W[r,k] xt[k*ldx + b].  Blocks: 64 tokens, RB rows
+ * whose partial sums live on the stack, KC columns; tiles of TR rows. */
+static void avx512_matmul_t(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
+                            int r0, int r1, int cols) {
+    static void (*const tiles[5])(float (*)[TB], int, const float *const *, const float *, size_t,
+                                  int, int) = {NULL, tile_t1, tile_t2, tile_t3, tile_t4};
+    float part[RB][TB];
+    for (int b0 = 0; b0 < B; b0 += TB) {
+        int nb = B - b0 < TB ? B - b0 : TB;
+        int nv = (nb + 15) / 16;
+        for (int rb = r0; rb < r1; rb += RB) {
+            int re = r1 - rb < RB ? r1 : rb + RB;
+            for (int k0 = 0; k0 < cols; k0 += KC) {
+                int kn = cols - k0 < KC ? cols - k0 : KC;
+                for (int r = rb; r < re; r += TR) {
+                    int mr = re - r < TR ? re - r : TR;
+                    const float *wp[TR];
+                    for (int i = 0; i < TR; i++)
+                        wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * cols + k0;
+                    tiles[nv](part + (r - rb), mr, wp, xt + (size_t)k0 * ldx + b0, (size_t)ldx, kn,
+                              k0 == 0);
+                }
+            }
+            /* Partial sums are [row][token]; Y is [token][row]. */
+            for (int b = 0; b < nb; b++)
+                for (int r = rb; r < re; r++)
+                    y[(size_t)(b0 + b) * ldy + (r - r0)] = part[r - rb][b];
+        }
+    }
+}
+
 const geb_kernels geb_kernels_avx512_table = {
     .name = "avx512",
     .dot = avx512_dot,
     .axpy = avx512_axpy,
     .matvec = avx512_matvec,
     .matmul = avx512_matmul,
+    .matmul_t = avx512_matmul_t,
 };
 #else
 /* Not an x86-64 AVX-512 build: this file contributes nothing. */

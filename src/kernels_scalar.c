@@ -31,10 +31,23 @@ static void scalar_matmul(float *y, int ldy, const float *w, const float *x, int
                 scalar_dot(w + (size_t)r * cols, x + (size_t)b * cols, cols);
 }
 
+/* y[b*ldy + r - r0] = sum_k W[r,k] * xt[k*ldx + b]: X given transposed. */
+static void scalar_matmul_t(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
+                            int r0, int r1, int cols) {
+    for (int b = 0; b < B; b++)
+        for (int r = r0; r < r1; r++) {
+            const float *wr = w + (size_t)r * cols;
+            float s = 0.0f;
+            for (int k = 0; k < cols; k++) s += wr[k] * xt[(size_t)k * ldx + b];
+            y[(size_t)b * ldy + (r - r0)] = s;
+        }
+}
+
 const geb_kernels geb_kernels_scalar = {
     .name = "scalar",
     .dot = scalar_dot,
     .axpy = scalar_axpy,
     .matvec = scalar_matvec,
     .matmul = scalar_matmul,
+    .matmul_t = scalar_matmul_t,
 };

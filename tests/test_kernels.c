@@ -117,6 +117,33 @@ static void check_matmul_one(const geb_kernels *k, int rows, int cols, int B, in
     free(w), free(x), free(y);
 }
 
+/* matmul_t of table k: X given transposed with ldx = B rounded up to 16 and
+ * junk (not zeros) in the padding lanes, which must not reach the output. */
+static void check_matmul_t_one(const geb_kernels *k, int rows, int cols, int B, int r0, int r1) {
+    int ldx = (B + 15) / 16 * 16, n = r1 - r0, ldy = n + 1;
+    float *w = rand_vec((size_t)rows * cols), *x = rand_vec((size_t)B * cols);
+    float *xt = malloc((size_t)ldx * cols * sizeof *xt);
+    for (int kk = 0; kk < cols; kk++)
+        for (int b = 0; b < ldx; b++)
+            xt[(size_t)kk * ldx + b] = b < B ? x[(size_t)b * cols + kk] : 1e30f;
+    size_t ylen = (size_t)B * ldy + 1;
+    float *y = malloc(ylen * sizeof *y);
+    for (size_t i = 0; i < ylen; i++) y[i] = CANARY;
+    k->matmul_t(y, ldy, w, xt, ldx, B, r0, r1, cols);
+    int bad = 0, stray = 0;
+    for (int b = 0; b < B; b++) {
+        for (int r = r0; r < r1; r++) {
+            double mag, want = ref_dot(w + (size_t)r * cols, x + (size_t)b * cols, cols, &mag);
+            if (fabs(y[(size_t)b * ldy + (r - r0)] - want) > tol(cols, mag)) bad++;
+        }
+        if (y[(size_t)b * ldy + n] != CANARY) stray++;
+    }
+    if (y[ylen - 1] != CANARY) stray++;
+    CHECK_MSG(bad == 0 && stray == 0, "%s matmul_t rows=%d cols=%d B=%d [%d,%d): %d wrong, %d stray",
+              k->name, rows, cols, B, r0, r1, bad, stray);
+    free(w), free(x), free(xt), free(y);
+}
+
 /* All single-thread checks of one table. */
 static void check_table(const geb_kernels *k) {
     check_vector_ops(k);
@@ -135,6 +162,21 @@ static void check_table(const geb_kernels *k) {
                 check_matmul_one(k, rows, cols, BS[bi], 0, rows);
                 if (rows > 3) check_matmul_one(k, rows, cols, BS[bi], 2, rows - 1);
             }
+    if (!k->matmul_t) return;
+    /* Sizes crossing the tile edges: 6-row tiles, 48-row blocks, 64-token
+     * groups, 2048-column blocks. */
+    static const int TBS[] = {1, 5, 16, 17, 33, 64, 70};
+    static const int TROWS[] = {1, 5, 6, 7, 13, 48, 50};
+    static const int TCOLS[] = {1, 3, 17, 64, 129};
+    for (int bi = 0; bi < 7; bi++)
+        for (int ri = 0; ri < 7; ri++)
+            for (int ci = 0; ci < 5; ci++) {
+                int rows = TROWS[ri];
+                check_matmul_t_one(k, rows, TCOLS[ci], TBS[bi], 0, rows);
+                if (rows > 3) check_matmul_t_one(k, rows, TCOLS[ci], TBS[bi], 1, rows - 2);
+            }
+    check_matmul_t_one(k, 9, 2049, 20, 0, 9);
+    check_matmul_t_one(k, 55, 4200, 67, 3, 52);
 }
 
 /* Threaded fused products through geb_matvec/geb_matmul with table k on a
