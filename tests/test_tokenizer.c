@@ -15,7 +15,7 @@
 
 #define TOK_DIR "tests/data/tok/"
 
-static const char *const kModels[] = {"bpe_bf", "bpe_raw", "bpe_suffix",
+static const char *const kModels[] = {"bpe_bf", "bpe_raw", "bpe_suffix", "bpe_ws",
                                       "uni",    "uni_bf",  "uni_raw"};
 #define N_MODELS (sizeof kModels / sizeof kModels[0])
 
@@ -105,6 +105,9 @@ static int whole_utf8(const uint8_t *s, size_t n) {
  * up to decode(all) minus decode(prefix).  Returns 1 if all held. */
 static int stream_ok(const geb_tok *tok, const int32_t *ids, size_t n, size_t split) {
     size_t full_len, pre_len;
+    /* the contract holds for a prefix that does not end inside a character
+     * spelled in byte pieces, so move the split before any byte piece */
+    while (split > 0 && strncmp(geb_tok_piece(tok, ids[split - 1]), "<0x", 3) == 0) split--;
     char *full = geb_tok_decode(tok, ids, n, &full_len);
     char *pre = geb_tok_decode(tok, ids, split, &pre_len);
     geb_tok_stream *s = geb_tok_stream_new(tok, ids, split);
@@ -118,10 +121,8 @@ static int stream_ok(const geb_tok *tok, const int32_t *ids, size_t n, size_t sp
         if (!whole_utf8((const uint8_t *)chunk, len) || got_n + len > full_len) ok = 0;
         else memcpy(got + got_n, chunk, len), got_n += len;
     }
-    /* the prefix text must be a prefix of the full text for the contract to
-     * be meaningful (it is unless the split cuts a byte-piece character) */
-    if (ok && pre_len <= full_len && memcmp(full, pre, pre_len) == 0)
-        ok = got_n == full_len - pre_len && memcmp(got, full + pre_len, got_n) == 0;
+    ok = ok && pre_len <= full_len && memcmp(full, pre, pre_len) == 0 &&
+         got_n == full_len - pre_len && memcmp(got, full + pre_len, got_n) == 0;
     free(got);
     free(full);
     free(pre);
@@ -284,15 +285,17 @@ static void check_bad_models(void) {
     size_t len;
     geb_err err;
     CHECK(geb_read_file(TOK_DIR "uni_raw.model", &data, &len, 1u << 24, &err) == 0);
-    int loaded_short = 0;
-    for (size_t cut = 0; cut < len; cut += 1 + cut / 16) {
+    size_t cuts = 0, loaded = 0;
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 64, cuts++) {
         geb_tok *tok;
+        /* a cut at a field boundary is a valid (smaller) model; a cut inside
+         * a field must be refused.  ASan checks that neither reads past. */
         if (geb_tok_load_buffer(&tok, data, cut, &err) == 0) {
-            loaded_short++;
+            loaded++;
             geb_tok_free(tok);
         }
     }
-    CHECK_MSG(loaded_short == 0 || 1, "truncated models");
+    CHECK_MSG(loaded * 4 < cuts, "%zu of %zu truncated models loaded", loaded, cuts);
     geb_tok *tok;
     CHECK(geb_tok_load_buffer(&tok, data, 0, &err) != 0); /* no unk piece */
     uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00};

@@ -52,6 +52,11 @@ MODELS = {
     "bpe_suffix": dict(model_type="bpe", vocab_size=1600,
                        treat_whitespace_as_suffix=True,
                        user_defined_symbols=["<sep>"]),
+    # BPE keeping whitespace runs but adding the dummy prefix: the decoder
+    # strips only the first leading U+2581 here.
+    "bpe_ws": dict(model_type="bpe", vocab_size=1500, byte_fallback=True,
+                   normalization_rule_name="identity",
+                   remove_extra_whitespaces=False),
     # Default unigram.
     "uni": dict(model_type="unigram", vocab_size=2000),
     # Unigram with byte fallback, case folding, user symbols, split digits.
@@ -165,6 +170,7 @@ def random_ids(rng, sp):
     n = sp.get_piece_size()
     byte_ids = [i for i in range(n) if sp.is_byte(i)]
     special = [i for i in range(n) if sp.is_control(i) or sp.is_unknown(i)]
+    ws = [i for i in range(n) if sp.id_to_piece(i).startswith("\u2581")]
     ids = []
     for _ in range(rng.randint(0, 12)):
         r = rng.random()
@@ -178,9 +184,28 @@ def random_ids(rng, sp):
             ids.append(rng.choice(byte_ids))
         elif r < 0.6:
             ids.append(rng.choice(special))
+        elif ws and r < 0.75:
+            ids.append(rng.choice(ws))
         else:
             ids.append(rng.randrange(n))
     return ids
+
+
+def crafted_ids(sp):
+    """Sequences that probe how the decoder strips the first U+2581: after
+    a bare U+2581 piece, after control/unknown/byte/special ids."""
+    n = sp.get_piece_size()
+    ws = [i for i in range(n) if sp.id_to_piece(i).startswith("\u2581")][:3]
+    bare = [i for i in range(n) if sp.id_to_piece(i) == "\u2581"]
+    ctl = [i for i in range(n) if sp.is_control(i)][:1]
+    unk = [sp.unk_id()]
+    byte = [sp.piece_to_id("<0x41>")] if sp.piece_to_id("<0x41>") != sp.unk_id() else []
+    heads = [bare, ctl, unk, byte, bare + ctl, ctl + bare, bare + bare, bare + unk]
+    out = []
+    for h in heads:
+        for w in ws:
+            out.append(h + [w] + ws)
+    return out
 
 
 def hexs(b):
@@ -209,8 +234,7 @@ def main():
                 ids = sp.encode(b)
                 dec = sp.decode(ids).encode("utf-8", "surrogateescape")
                 lines.append("E\t%s\t%s" % (idstr(ids), "=" if dec == b else hexs(dec)))
-            for _ in range(400):
-                ids = random_ids(drng, sp)
+            for ids in crafted_ids(sp) + [random_ids(drng, sp) for _ in range(400)]:
                 dec = sp.decode(ids).encode("utf-8", "surrogateescape")
                 lines.append("D\t%s\t%s" % (idstr(ids), hexs(dec)))
             with open(os.path.join(OUT, name + ".txt"), "w") as f:
