@@ -42,6 +42,9 @@ typedef struct geb_tensor {
     const uint8_t *data;            /* inside the mapped file */
     size_t nbytes;
     int shard;                      /* index of the file it lives in */
+    int mapped;                     /* 1: data is in a file mapping (geb_st_open), so
+                                       the advise calls apply; 0: caller's buffer
+                                       (geb_st_open_buffer), advice is skipped */
 } geb_tensor;
 
 typedef struct geb_st geb_st;
@@ -61,7 +64,10 @@ size_t geb_st_count(const geb_st *st);
 const geb_tensor *geb_st_at(const geb_st *st, size_t i);
 size_t geb_st_file_bytes(const geb_st *st); /* total size of all files */
 
-/* Hints the kernel that these bytes will be read soon / are no longer needed. */
+/* Hints the kernel that these bytes will be read soon / are no longer needed
+ * (dontneed drops them from the process; a file's pages stay in the page
+ * cache).  No-ops for tensors of geb_st_open_buffer, whose memory belongs to
+ * the caller: MADV_DONTNEED would zero anonymous memory. */
 void geb_st_advise_willneed(const geb_tensor *t);
 void geb_st_advise_dontneed(const geb_tensor *t);
 

@@ -15,7 +15,7 @@
  * the tensors in order reads each file front to back.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* MADV_PAGEOUT */
+#define _GNU_SOURCE /* MADV_WILLNEED, MADV_DONTNEED */
 #endif
 #include "safetensors.h"
 
@@ -243,6 +243,7 @@ static int parse_header(st_shard *sh, int index, geb_err *err) {
         size_t elsize = 0;
         t->name = name;
         t->shard = index;
+        t->mapped = sh->mapped;
         if (parse_dtype(sh, name, geb_json_get(v, "dtype"), t, &elsize, err) != 0 ||
             parse_shape(sh, name, geb_json_get(v, "shape"), t, err) != 0 ||
             parse_offsets(sh, name, geb_json_get(v, "data_offsets"), data, data_size, elsize, t,
@@ -575,9 +576,10 @@ const geb_tensor *geb_st_at(const geb_st *st, size_t i) {
 size_t geb_st_file_bytes(const geb_st *st) { return st ? st->file_bytes : 0; }
 
 /* madvise over the pages covering the tensor's bytes; failures are ignored
- * because advice is only a hint. */
+ * because advice is only a hint.  Only for mapped files: the pages of a
+ * caller's buffer may hold other data, which MADV_DONTNEED would zero. */
 static void advise(const geb_tensor *t, int advice) {
-    if (!t || !t->data || !t->nbytes) return;
+    if (!t || !t->mapped || !t->data || !t->nbytes) return;
     long ps = sysconf(_SC_PAGESIZE);
     if (ps <= 0) return;
     uintptr_t b = (uintptr_t)t->data & ~((uintptr_t)ps - 1);
@@ -587,17 +589,9 @@ static void advise(const geb_tensor *t, int advice) {
 
 void geb_st_advise_willneed(const geb_tensor *t) { advise(t, MADV_WILLNEED); }
 
-/* MADV_DONTNEED would zero the pages of a heap buffer given to
- * geb_st_open_buffer (and of neighbouring heap data on the same pages), so
- * the non-destructive MADV_PAGEOUT (Linux 5.4) is used: file pages are
- * dropped from the process and can be reclaimed, contents always preserved. */
-void geb_st_advise_dontneed(const geb_tensor *t) {
-#ifdef MADV_PAGEOUT
-    advise(t, MADV_PAGEOUT);
-#else
-    (void)t;
-#endif
-}
+/* On a read-only private file mapping, MADV_DONTNEED only unmaps the pages:
+ * RSS drops and the page cache keeps them for the next run. */
+void geb_st_advise_dontneed(const geb_tensor *t) { advise(t, MADV_DONTNEED); }
 
 void geb_st_close(geb_st *st) {
     if (!st) return;
