@@ -51,8 +51,9 @@ typedef struct geb_st geb_st;
 
 /* Opens dir/model.safetensors.index.json if present (every shard it names
  * must exist and hold the tensors mapped to it), else dir/model.safetensors,
- * else the only *.safetensors file in dir.  A path to a .safetensors file is
- * accepted too. */
+ * else the only *.safetensors file in dir.  A path to a .safetensors file or
+ * to an *.index.json file is accepted too.  Sharded: only the tensors the
+ * index maps are listed (others in the shards are ignored). */
 int geb_st_open(geb_st **out, const char *path, geb_err *err);
 
 /* Parses one safetensors image already in memory (used by tests and fuzzing;

@@ -9,7 +9,11 @@
  *
  * Sharded checkpoints: model.safetensors.index.json is authoritative.  Only
  * the tensors its weight_map names are exposed; a shard's other tensors are
- * validated with the rest of its header but then ignored.
+ * validated with the rest of its header but then ignored.  Shards are
+ * numbered in file-name order.
+ *
+ * Unlike the reference implementation, gaps between tensors' data are
+ * allowed (they are harmless); overlaps are not.
  *
  * geb_st_at() order: by shard, then by position in the file, so that walking
  * the tensors in order reads each file front to back.
@@ -87,6 +91,11 @@ static uint64_t read_u64le(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
     return v;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
 /* 1 if the JSON value is a string without embedded NUL bytes. */
@@ -488,7 +497,7 @@ static char *pick_in_dir(const char *dir, int *is_index, geb_err *err) {
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
-        if (l > 12 && strcmp(e->d_name + l - 12, ".safetensors") == 0 && n++ == 0)
+        if (l > 12 && ends_with(e->d_name, ".safetensors") && n++ == 0)
             found = path_join(dir, e->d_name);
     }
     closedir(d);
@@ -518,6 +527,18 @@ int geb_st_open(geb_st **out, const char *path, geb_err *err) {
         } else {
             rc = open_shard(st, p, err);
             if (rc == 0) rc = expose_single(st, err);
+        }
+    } else if (ends_with(path, ".index.json")) {
+        /* A path to the index itself: shards live beside it. */
+        char *dir = strdup(path);
+        if (!dir) rc = geb_err_set(err, "out of memory");
+        else {
+            char *slash = strrchr(dir, '/');
+            if (!slash) strcpy(dir, ".");
+            else if (slash == dir) dir[1] = 0;
+            else *slash = 0;
+            rc = open_index(st, dir, path, err);
+            free(dir);
         }
     } else {
         char *p = strdup(path);

@@ -483,6 +483,13 @@ static void test_sharded(void) {
         }
         geb_st_close(st);
     }
+    /* The index file itself may be given. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    st = NULL;
+    CHECK_MSG(geb_st_open(&st, path, &err) == 0, "%s", err.msg);
+    CHECK(geb_st_count(st) == 3 && geb_st_find(st, "w.c") && geb_st_find(st, "w.c")->shard == 1);
+    geb_st_close(st);
 
     dir = sharded_dir("noshard", IDX_HEAD "\"w.a\":" S1 ",\"w.z\":\"model-00003-of-00003.safetensors\"}}");
     bad_open(dir, "shard 'model-00003-of-00003.safetensors' (holding tensor 'w.z') is missing",
