@@ -1154,6 +1154,13 @@ struct geb_tok_stream {
     size_t n_pend;
     int bos_ws_seen;     /* the last text piece consumed a leading U+2581 */
     int bos_done;        /* no later piece may lose a leading U+2581 */
+    /* Models with a denormalizer rewrite the finished text as a whole, so
+     * their stream keeps every id and emits everything at finish. */
+    int hold_all;
+    int32_t *ids;
+    size_t n_ids, cap_ids;
+    size_t prefix_len; /* bytes of decode(prefix) */
+    int failed;
 };
 
 /* Emits decided characters from the front of the pending bytes; when
@@ -1257,10 +1264,33 @@ char *geb_tok_decode(const geb_tok *t, const int32_t *ids, size_t n, size_t *len
     return denormalize(t, &d.out, len);
 }
 
+/* Appends an id to a hold_all stream's list. */
+static void stream_keep(geb_tok_stream *d, int32_t id) {
+    if (d->n_ids == d->cap_ids) {
+        size_t cap = d->cap_ids ? d->cap_ids * 2 : 64;
+        int32_t *v = cap < SIZE_MAX / sizeof *v ? realloc(d->ids, cap * sizeof *v) : NULL;
+        if (!v) {
+            d->failed = 1;
+            return;
+        }
+        d->ids = v;
+        d->cap_ids = cap;
+    }
+    d->ids[d->n_ids++] = id;
+}
+
 geb_tok_stream *geb_tok_stream_new(const geb_tok *t, const int32_t *prefix, size_t n) {
     geb_tok_stream *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->tok = t;
+    d->hold_all = t->denorm.present && t->denorm.cm.n_units;
+    if (d->hold_all) {
+        for (size_t i = 0; i < n; i++) stream_keep(d, prefix[i]);
+        char *pre = geb_tok_decode(t, prefix, n, &d->prefix_len);
+        if (!pre) d->failed = 1;
+        free(pre);
+        return d;
+    }
     for (size_t i = 0; i < n; i++) {
         dec_push(d, prefix[i]);
         d->out.n = 0; /* the prefix's text is never emitted */
@@ -1268,24 +1298,43 @@ geb_tok_stream *geb_tok_stream_new(const geb_tok *t, const int32_t *prefix, size
     return d;
 }
 
+/* Returns the stream's output buffer (or "" after a failure). */
+static const char *stream_result(geb_tok_stream *d, size_t *len) {
+    buf_add(&d->out, "", 0);
+    if (d->out.failed || d->failed) {
+        *len = 0;
+        return "";
+    }
+    *len = d->out.n;
+    return (const char *)d->out.p;
+}
+
 const char *geb_tok_stream_push(geb_tok_stream *d, int32_t id, size_t *len) {
     d->out.n = 0;
-    dec_push(d, id);
-    buf_add(&d->out, "", 0);
-    *len = d->out.failed ? 0 : d->out.n;
-    return d->out.failed ? "" : (const char *)d->out.p;
+    if (d->hold_all) stream_keep(d, id);
+    else dec_push(d, id);
+    return stream_result(d, len);
 }
 
 const char *geb_tok_stream_finish(geb_tok_stream *d, size_t *len) {
     d->out.n = 0;
-    dec_bytes(d, 1);
-    buf_add(&d->out, "", 0);
-    *len = d->out.failed ? 0 : d->out.n;
-    return d->out.failed ? "" : (const char *)d->out.p;
+    if (d->hold_all && !d->failed) {
+        size_t n;
+        char *full = geb_tok_decode(d->tok, d->ids, d->n_ids, &n);
+        if (!full) d->failed = 1;
+        else if (n > d->prefix_len) buf_add(&d->out, full + d->prefix_len, n - d->prefix_len);
+        free(full);
+        d->n_ids = 0;
+        d->prefix_len = 0;
+    } else {
+        dec_bytes(d, 1);
+    }
+    return stream_result(d, len);
 }
 
 void geb_tok_stream_free(geb_tok_stream *d) {
     if (!d) return;
     free(d->out.p);
+    free(d->ids);
     free(d);
 }
