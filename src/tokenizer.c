@@ -360,6 +360,7 @@ struct geb_tok {
     int unk_id, bos_id, eos_id;
     const uint8_t *unk_surface; /* TrainerSpec field 44 */
     size_t unk_surface_len;
+    char bos_piece[64], eos_piece[64]; /* TrainerSpec fields 46, 47 */
     float min_score, max_score; /* over NORMAL pieces (unigram) */
     int32_t byte_id[256];       /* id of "<0xNN>" as PieceToId gives it */
     int16_t *piece_byte;        /* byte value of BYTE pieces, else -1 */
@@ -451,10 +452,21 @@ static int parse_piece(const uint8_t *base, const uint8_t *d, size_t n, tok_piec
     return rc < 0 ? geb_err_set(err, "tokenizer: malformed piece entry") : 0;
 }
 
+/* Copies a short string field into a fixed NUL-terminated buffer (longer
+ * values cannot name a real piece for our purposes and are cut). */
+static void copy_field(char *dst, size_t cap, const uint8_t *s, size_t n) {
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+}
+
 /* Parses TrainerSpec fields we need: 3 model_type, 24
- * treat_whitespace_as_suffix, 35 byte_fallback, 40-43 unk/bos/eos/pad ids,
- * 44 unk_surface.  (split_digits 25, split_by_whitespace 22,
- * max_sentencepiece_length 20 only shape training, not encoding.) */
+ * treat_whitespace_as_suffix, 35 byte_fallback, 44 unk_surface, 46
+ * bos_piece, 47 eos_piece.  The ids 40-43 (unk/bos/eos/pad) only place the
+ * pieces at training time; at run time the library finds <unk> by piece
+ * type and bos/eos by piece string, and so do we.  (split_digits 25,
+ * split_by_whitespace 22, max_sentencepiece_length 20 and the other
+ * splitting options only shape training, not encoding.) */
 static int parse_trainer(geb_tok *t, const uint8_t *d, size_t n, geb_err *err) {
     pb_reader r = {d, d + n};
     pb_field f;
@@ -466,7 +478,10 @@ static int parse_trainer(geb_tok *t, const uint8_t *d, size_t n, geb_err *err) {
         else if (f.wire == 2 && f.field == 44) {
             t->unk_surface = f.data;
             t->unk_surface_len = f.len;
-        }
+        } else if (f.wire == 2 && f.field == 46)
+            copy_field(t->bos_piece, sizeof t->bos_piece, f.data, f.len);
+        else if (f.wire == 2 && f.field == 47)
+            copy_field(t->eos_piece, sizeof t->eos_piece, f.data, f.len);
     }
     return rc < 0 ? geb_err_set(err, "tokenizer: malformed trainer_spec") : 0;
 }
@@ -610,8 +625,8 @@ static int finish_model(geb_tok *t, geb_err *err) {
         name[5] = '>';
         t->byte_id[b] = piece_to_id(t, (const uint8_t *)name, 6);
     }
-    t->bos_id = control_id(t, "<s>");
-    t->eos_id = control_id(t, "</s>");
+    t->bos_id = control_id(t, t->bos_piece);
+    t->eos_id = control_id(t, t->eos_piece);
     if (decode_charsmap(&t->norm, err) != 0) return -1;
     if (t->denorm.present && decode_charsmap(&t->denorm, err) != 0) return -1;
     return 0;
@@ -666,6 +681,8 @@ int geb_tok_load_buffer(geb_tok **out, const uint8_t *buf, size_t len, geb_err *
     t->bos_id = t->eos_id = -1;
     t->unk_surface = (const uint8_t *)" \xe2\x81\x87 ";
     t->unk_surface_len = 5;
+    strcpy(t->bos_piece, "<s>");
+    strcpy(t->eos_piece, "</s>");
     t->min_score = FLT_MAX;
     t->max_score = FLT_MIN; /* sic: the library starts from FLT_MIN too */
     t->norm.add_dummy_prefix = t->norm.remove_extra_whitespaces = 1;

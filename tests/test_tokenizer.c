@@ -146,8 +146,8 @@ static void show_mismatch(const char *model, const char *what, size_t line,
 static void run_line(const geb_tok *tok, const char *model, char *line, size_t lineno,
                      bytes *strings, size_t n_strings, size_t *e_index, counts *c,
                      int *shown) {
-    char *f[4];
-    int nf = split_tabs(line, f, 4);
+    char *f[5];
+    int nf = split_tabs(line, f, 5);
     int32_t *want = NULL;
     bytes dec = {0};
     if (nf == 3 && strcmp(f[0], "E") == 0) {
@@ -188,6 +188,16 @@ static void run_line(const geb_tok *tok, const char *model, char *line, size_t l
         c->stream_total++;
         c->stream_ok += stream_ok(tok, want, n_want, n_want / 2);
         free(text);
+    } else if (nf == 5 && strcmp(f[0], "M") == 0) {
+        CHECK_MSG(geb_tok_n_pieces(tok) == atoi(f[1]), "%s: piece count", model);
+        CHECK_MSG(geb_tok_unk_id(tok) == atoi(f[2]), "%s: unk id", model);
+        CHECK_MSG(geb_tok_bos_id(tok) == atoi(f[3]), "%s: bos id", model);
+        CHECK_MSG(geb_tok_eos_id(tok) == atoi(f[4]), "%s: eos id", model);
+    } else if (nf == 3 && strcmp(f[0], "P") == 0) {
+        CHECK(parse_hex(f[2], &dec) == 0);
+        const char *piece = geb_tok_piece(tok, atoi(f[1]));
+        CHECK_MSG(strlen(piece) == dec.n && memcmp(piece, dec.p, dec.n) == 0,
+                  "%s: piece %s is '%s'", model, f[1], piece);
     } else {
         CHECK_MSG(0, "%s line %zu: malformed fixture line", model, lineno + 1);
     }

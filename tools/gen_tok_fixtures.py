@@ -17,6 +17,8 @@ tab-separated; its E lines follow strings.txt line by line:
     E <ids, space-separated> <hex decoded text, or "=" if the decoded text
       equals the input bytes>
     D <ids, space-separated> <hex decoded text>
+    M <piece count> <unk id> <bos id> <eos id>   (ids -1 when absent)
+    P <id> <hex piece string>
 Empty fields are written as "-".  Python's sentencepiece accepts bytes, so
 invalid UTF-8 inputs are passed to the library as they are.
 
@@ -26,7 +28,6 @@ one training thread).
 import os
 import random
 import sys
-import tempfile
 
 import sentencepiece as spm
 
@@ -97,7 +98,8 @@ def training_text(rng):
 def train(name, opts, train_file):
     """Trains one model into OUT/<name>.model and returns its processor."""
     prefix = os.path.join(OUT, name)
-    args = dict(input=train_file, model_prefix=prefix, character_coverage=0.98,
+    # relative names, run from OUT: the model records them in trainer_spec
+    args = dict(input=os.path.basename(train_file), model_prefix=name, character_coverage=0.98,
                 hard_vocab_limit=False, num_threads=1, seed_sentencepiece_size=200000,
                 input_sentence_size=0, minloglevel=2)
     args.update(opts)
@@ -219,9 +221,10 @@ def idstr(ids):
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = random.Random(1234)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+    train_file = os.path.join(OUT, "train.tmp.txt")
+    with open(train_file, "w", encoding="utf-8") as f:
         f.write("\n".join(training_text(rng)) + "\n")
-        train_file = f.name
+    os.chdir(OUT)
     cases = make_strings(random.Random(42))
     with open(os.path.join(OUT, "strings.txt"), "w") as f:
         f.write("".join(hexs(b) + "\n" for b in cases))
@@ -229,7 +232,10 @@ def main():
         for name, opts in MODELS.items():
             sp = train(name, opts, train_file)
             drng = random.Random(7)
-            lines = []
+            lines = ["M\t%d\t%d\t%d\t%d" % (sp.get_piece_size(), sp.unk_id(), sp.bos_id(), sp.eos_id())]
+            for i in sorted(set([0, 1, 2, 3, sp.get_piece_size() - 1] +
+                                drng.sample(range(sp.get_piece_size()), 40))):
+                lines.append("P\t%d\t%s" % (i, hexs(sp.id_to_piece(i).encode("utf-8"))))
             for b in cases:
                 ids = sp.encode(b)
                 dec = sp.decode(ids).encode("utf-8", "surrogateescape")
