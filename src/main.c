@@ -49,8 +49,7 @@ typedef struct opts {
     int n_predict;         /* -n */
     int threads;           /* -t (0: physical cores) */
     int n_ctx;             /* -c (0: model's; perplexity: window, default 512) */
-    int have_seed;
-    uint64_t seed;         /* -s */
+    int have_seed;         /* -s given (else a random seed) */
     geb_sampler_params sp;
     const char *stops[MAX_STOPS]; /* -r */
     int n_stops;
@@ -162,7 +161,7 @@ static int parse_opts(opts *o, int argc, char **argv, geb_err *err) {
             unsigned long long s = strtoull(v, &end, 10);
             if (!*v || *end || errno || *v == '-')
                 return geb_err_set(err, "%s expects a non-negative integer, got '%s'", a, v);
-            o->seed = s, o->have_seed = 1;
+            o->sp.seed = s, o->have_seed = 1;
         } else if (IS("--temp", "--temperature")) {
             NEED_ARG();
             if (parse_float(a, v, &o->sp.temp, err)) return -1;

@@ -515,7 +515,7 @@ def build_model(m, tok_path, text):
     every greedy step has a clear top-2 margin.  Returns a summary dict."""
     sp = spm.SentencePieceProcessor(model_file=tok_path)
     pieces = sp.get_piece_size()
-    tokens = sp.encode(PROMPT)[:40]
+    tokens = sp.encode(PROMPT)
     ppl_ids = sp.encode(text)
     assert 20 <= len(tokens) <= 40 and max(tokens) < pieces
     assert len(ppl_ids) >= 100 and len(ppl_ids) % PPL_CTX >= 2
@@ -554,6 +554,15 @@ def build_model(m, tok_path, text):
         for row in steps:
             f.write(" ".join(fmt(v) for v in row) + "\n")
         f.write("greedy %d %s\n" % (len(greedy), " ".join(map(str, greedy))))
+        # What `geb -p PROMPT --temp 0 -n m --ignore-eos` must print: the text
+        # of prompt + greedy ids minus the text of the prompt ids, as the
+        # sentencepiece library decodes them (ids past the pieces, which the
+        # library cannot decode, have no text).
+        known = [t for t in greedy if t < pieces]
+        whole, head = sp.decode(list(tokens) + known), sp.decode(list(tokens))
+        assert whole.startswith(head)
+        f.write("prompt_hex %s\n" % PROMPT.encode("utf-8").hex())
+        f.write("greedy_text_hex %s\n" % whole[len(head):].encode("utf-8").hex())
         f.write("perplexity %d %s\n" % (PPL_CTX, fmt(ppl)))
         f.write("perplexity_windows %d %d\n" % (windows, scored))
     return dict(name=m["name"], seed=seed, margin=min(margins), ppl=ppl, V=model.V,
