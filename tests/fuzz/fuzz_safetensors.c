@@ -1,6 +1,13 @@
 /* fuzz_safetensors.c - fuzz target for one safetensors image in memory
  * (geb_st_open_buffer in src/safetensors.c).
  *
+ * Two input forms, so that mutations of the header text are not wasted on a
+ * stale length prefix:
+ *   raw:        the image itself (anything not starting with '{');
+ *   structured: header JSON, a NUL byte, then the data; the harness writes
+ *               the 8-byte length prefix.
+ * Either way the reader sees a heap buffer of exactly the image's size.
+ *
  * An accepted image must satisfy the reader's promises: every tensor's bytes
  * lie inside the input, tensors do not overlap, nbytes == numel * element
  * size, geb_st_find returns each tensor, and every F32/F16/BF16 tensor
@@ -44,12 +51,30 @@ static void check_tensor(const geb_st *st, const geb_tensor *t, const uint8_t *d
     free(out);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+/* Builds the image for a structured input (see the top of the file). */
+static uint8_t *structured(const uint8_t *in, size_t size, size_t *len) {
+    const uint8_t *nul = memchr(in, 0, size);
+    size_t h = nul ? (size_t)(nul - in) : size;
+    size_t rest = nul ? size - h - 1 : 0;
+    *len = 8 + h + rest;
+    uint8_t *img = malloc(*len);
+    REQUIRE(img != NULL);
+    for (int i = 0; i < 8; i++) img[i] = (uint8_t)((uint64_t)h >> (8 * i));
+    memcpy(img + 8, in, h);
+    if (rest) memcpy(img + 8 + h, nul + 1, rest);
+    return img;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t in_size) {
+    size_t size = in_size;
+    uint8_t *owned = in_size && in[0] == '{' ? structured(in, in_size, &size) : NULL;
+    const uint8_t *data = owned ? owned : in;
     geb_st *st = NULL;
     geb_err err;
     err.msg[0] = 0;
     if (geb_st_open_buffer(&st, data, size, &err) != 0) {
         REQUIRE(st == NULL && strncmp(err.msg, "<buffer>", 8) == 0);
+        free(owned);
         return 0;
     }
     REQUIRE(geb_st_file_bytes(st) == size);
@@ -65,5 +90,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     REQUIRE(geb_st_at(st, n) == NULL);
     geb_st_close(st);
+    free(owned);
     return 0;
 }

@@ -102,6 +102,15 @@ def safetensors_seeds():
     bad = safetensors([("x", "F32", [2], f32(1, 2)), ("y", "F32", [1], f32(3))])
     put("safetensors", "overlap.safetensors", bad.replace(b"[8,12]", b"[4,8] "))
     put("safetensors", "short.safetensors", b"\x02\0\0\0")
+    # Structured form (header, NUL, data; fuzz_safetensors adds the length).
+    for name in ("good", "layers", "others"):
+        with open(os.path.join(ROOT, "safetensors", name + ".safetensors"), "rb") as f:
+            img = f.read()
+        n = struct.unpack("<Q", img[:8])[0]
+        put("safetensors", name + ".structured", img[8:8 + n] + b"\0" + img[8 + n:])
+    put("safetensors", "many.structured", json.dumps(
+        {"t%d" % i: {"dtype": "BF16", "shape": [2], "data_offsets": [4 * i, 4 * i + 4]}
+         for i in range(40)}, separators=(",", ":")).encode() + b"\0" + u16(0x3f80) * 80)
 
 
 def index_seeds():
