@@ -32,6 +32,13 @@ double geb_now_ms(void);
 /* Number of physical cores (hyper-threads of one core count once); at least 1. */
 int geb_physical_cores(void);
 
+/* Page-aligned zeroed memory for large buffers (weights, KV cache): an
+ * anonymous mapping with transparent huge pages requested, so that streaming
+ * gigabytes of weights takes few page faults and few TLB misses.  Free with
+ * geb_free_big and the same size.  Returns NULL on failure. */
+void *geb_alloc_big(size_t bytes);
+void geb_free_big(void *p, size_t bytes);
+
 /* Overflow-checked size arithmetic: return 0 on success, -1 on overflow. */
 int geb_mul_size(size_t a, size_t b, size_t *out);
 int geb_add_size(size_t a, size_t b, size_t *out);

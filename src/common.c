@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,4 +104,19 @@ int geb_add_size(size_t a, size_t b, size_t *out) {
     if (b > SIZE_MAX - a) return -1;
     *out = a + b;
     return 0;
+}
+
+void *geb_alloc_big(size_t bytes) {
+    if (bytes == 0) bytes = 1;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    /* A hint: without THP support this fails harmlessly. */
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void geb_free_big(void *p, size_t bytes) {
+    if (p) munmap(p, bytes ? bytes : 1);
 }

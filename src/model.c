@@ -51,6 +51,11 @@ typedef struct geb_state {
     float *vcache;   /* (L, NKV, n_ctx, D) */
 } geb_state;
 
+typedef struct geb_block {
+    void *p;
+    size_t bytes;
+} geb_block;
+
 struct geb_model {
     geb_config cfg;
     int n_ctx;
@@ -62,8 +67,8 @@ struct geb_model {
     geb_pool *pool;
     int max_threads;         /* size of the pool at load: rows of s.scores */
     geb_st *st;              /* kept open: F32 tensors are used in place */
-    void **allocs;           /* converted tensors, freed with the model */
-    int n_allocs;
+    geb_block *allocs;       /* every buffer the model owns */
+    int n_allocs, cap_allocs;
     int fused;               /* ChatGLM2 query_key_value layout */
     size_t weight_bytes;     /* streamed per decode step */
     size_t memory_bytes;     /* anonymous memory held */
@@ -208,11 +213,15 @@ static size_t kv_bytes(const geb_config *c, int n_ctx) {
     return 2 * (size_t)c->n_layers * c->n_kv_heads * n_ctx * c->head_dim * sizeof(float);
 }
 
-static void *alloc_floats(size_t n) {
-    void *p = NULL;
+/* A zeroed FP32 buffer of n floats, remembered so geb_model_free can
+ * release it.  Weights and cache use huge pages (see geb_alloc_big). */
+static float *alloc_floats(geb_model *m, size_t n) {
     if (n == 0) n = 1;
-    if (n > SIZE_MAX / sizeof(float) || posix_memalign(&p, 64, n * sizeof(float))) return NULL;
-    memset(p, 0, n * sizeof(float));
+    if (n > SIZE_MAX / sizeof(float) || m->n_allocs == m->cap_allocs) return NULL;
+    float *p = geb_alloc_big(n * sizeof(float));
+    if (!p) return NULL;
+    m->allocs[m->n_allocs++] = (geb_block){p, n * sizeof(float)};
+    m->memory_bytes += n * sizeof(float);
     return p;
 }
 
@@ -231,12 +240,10 @@ static int alloc_state(geb_model *m, geb_err *err) {
         {&s->rope_cos, m->n_ctx * R4}, {&s->rope_sin, m->n_ctx * R4},
         {&s->kcache, kv}, {&s->vcache, kv},
     };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        if (!(*bufs[i].p = alloc_floats(bufs[i].n)))
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (!(*bufs[i].p = alloc_floats(m, bufs[i].n)))
             return geb_err_set(err, "out of memory allocating %zu MB of activations and cache",
                                bufs[i].n * sizeof(float) >> 20);
-        m->memory_bytes += bufs[i].n * sizeof(float);
-    }
     /* theta_i = base^(-2i/R) over R = D/2 rotating dims, i.e. D/4 pairs;
      * computed in double so long contexts keep their precision. */
     size_t R = c->head_dim / 2;
@@ -278,8 +285,6 @@ int geb_model_estimate(const char *dir, int n_ctx, size_t *weights, size_t *kv, 
  * FP32 size instead of FP32 + file. */
 static int load_tensors(geb_model *m, load_plan *p, geb_progress_fn progress, void *ud,
                         geb_err *err) {
-    m->allocs = calloc(p->n, sizeof *m->allocs);
-    if (!m->allocs) return geb_err_set(err, "out of memory");
     size_t total = 0, done = 0;
     for (int i = 0; i < p->n; i++) total += p->jobs[i].t->nbytes;
     for (int i = 0; i < p->n; i++) {
@@ -288,17 +293,15 @@ static int load_tensors(geb_model *m, load_plan *p, geb_progress_fn progress, vo
         if (!j->convert) {
             *j->dst = (const float *)t->data;
         } else {
-            float *buf = alloc_floats(t->numel);
+            float *buf = alloc_floats(m, t->numel);
             if (!buf)
                 return geb_err_set(err, "out of memory converting '%s' (%zu MB)", t->name,
                                    t->numel * sizeof(float) >> 20);
-            m->allocs[m->n_allocs++] = buf;
             geb_st_advise_willneed(t);
             convert_ctx c = {buf, t->data, t->dtype, t->numel, t->nbytes / (t->numel ? t->numel : 1)};
             geb_pool_run(m->pool, convert_task, &c);
             geb_st_advise_dontneed(t);
             *j->dst = buf;
-            m->memory_bytes += t->numel * sizeof(float);
         }
         done += t->nbytes;
         if (progress) progress(ud, total ? (double)done / total : 1.0);
@@ -330,6 +333,12 @@ int geb_model_load(geb_model **out, const char *dir, int n_ctx, geb_pool *pool,
                     need / 1e9, p.convert_bytes / 1e9, kv_bytes(&m->cfg, m->n_ctx) / 1e9, avail / 1e9);
         goto fail;
     }
+    /* One block per converted tensor plus the 13 state buffers. */
+    m->cap_allocs = p.n + 16;
+    if (!(m->allocs = calloc(m->cap_allocs, sizeof *m->allocs))) {
+        geb_err_set(err, "out of memory");
+        goto fail;
+    }
     if (alloc_state(m, err) || load_tensors(m, &p, progress, ud, err)) goto fail;
     note_dtype(m, &p);
     if (m->cfg.tied) m->out = m->embed;
@@ -353,12 +362,8 @@ fail:
 
 void geb_model_free(geb_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_allocs; i++) free(m->allocs[i]);
+    for (int i = 0; i < m->n_allocs; i++) geb_free_big(m->allocs[i].p, m->allocs[i].bytes);
     free(m->allocs);
-    geb_state *s = &m->s;
-    float *bufs[] = {s->x, s->xb, s->xb2, s->q, s->kv, s->att, s->hb, s->hb2, s->scores,
-                     s->rope_cos, s->rope_sin, s->kcache, s->vcache};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(m->layers);
     if (m->st) geb_st_close(m->st);
     free(m);
