@@ -66,7 +66,9 @@ run: geb
 check: $(BUILD)/geb $(TESTS)
 	GEB_BIN=$(BUILD)/geb bash tests/run.sh $(BUILD)
 
-test: check asan
+test:
+	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory asan
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
