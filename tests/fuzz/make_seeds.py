@@ -108,6 +108,12 @@ def safetensors_seeds():
             img = f.read()
         n = struct.unpack("<Q", img[:8])[0]
         put("safetensors", name + ".structured", img[8:8 + n] + b"\0" + img[8 + n:])
+    # Shapes whose element or byte count overflows 64 bits (rejected).
+    put("safetensors", "overflow.structured",
+        b'{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}'
+        b"\0\0\0\0\0")
+    put("safetensors", "overflow_bytes.structured",
+        b'{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]}}\0\0\0\0\0')
     put("safetensors", "many.structured", json.dumps(
         {"t%d" % i: {"dtype": "BF16", "shape": [2], "data_offsets": [4 * i, 4 * i + 4]}
          for i in range(40)}, separators=(",", ":")).encode() + b"\0" + u16(0x3f80) * 80)
