@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the tokenizer fixtures in tests/data/tok/ with the python
+r"""Writes the tokenizer fixtures in tests/data/tok/ with the python
 sentencepiece library as the independent reference.
 
 It trains several small SentencePiece models on fortunes (English) and the
@@ -11,15 +11,16 @@ fixed set of test strings and records, for every model, the library's ids and
 decoded text for each string, plus the library's decoding of random id
 sequences (byte pieces, control and unknown ids mixed in).
 
-Fixture format: tests/data/tok/strings.txt holds the test strings, one per
-line as hex bytes.  tests/data/tok/<model>.txt holds one case per line,
-tab-separated; its E lines follow strings.txt line by line:
-    E <ids, space-separated> <hex decoded text, or "=" if the decoded text
-      equals the input bytes>
-    D <ids, space-separated> <hex decoded text>
+Fixture format: text fields are escaped UTF-8: valid printable characters
+as they are, "\\" for a backslash, "\xNN" for any other byte (controls,
+invalid UTF-8).  tests/data/tok/strings.txt holds the test strings, one per
+line.  tests/data/tok/<model>.txt holds one case per line, tab-separated;
+its E lines follow strings.txt line by line:
+    E <ids, space-separated> <decoded text, or "\=" if it equals the input>
+    D <ids, space-separated> <decoded text>
     M <piece count> <unk id> <bos id> <eos id>   (ids -1 when absent)
-    P <id> <hex piece string>
-Empty fields are written as "-".  Python's sentencepiece accepts bytes, so
+    P <id> <piece string>
+An empty id list is written as "-".  Python's sentencepiece accepts bytes, so
 invalid UTF-8 inputs are passed to the library as they are.
 
 Run: /usr/bin/python3 tools/gen_tok_fixtures.py   (deterministic: fixed seeds,
@@ -38,6 +39,24 @@ EN_FILES = ["fortunes", "literature", "science", "computers", "people"]
 ZH_FILES = ["chinese", "tang300", "song100"]
 
 USER = ["<sep>", "[gMASK]", "<|user|>", "@@", "▁▁▁▁"]
+
+# Custom rules (codepoints in hex): multi-character sources (longest match
+# wins), deletions' neighbours, expansions; the denormalizer rewrites the
+# decoded text.
+NORM_RULES = """41\t61
+42\t62
+66 66\t46 46
+66 66 69\t2A
+FF01\t21
+3000\t20
+9\t20 20
+E9\t65 301
+2126\t3A9
+"""
+DENORM_RULES = """21\tFF01
+2E\t3002
+61 62\t41 42
+"""
 
 MODELS = {
     # ChatGLM-like: BPE + byte fallback + digit splitting + user symbols.
@@ -65,6 +84,10 @@ MODELS = {
                    normalization_rule_name="nmt_nfkc_cf", split_digits=True,
                    user_defined_symbols=USER, bos_id=-1, eos_id=1, unk_id=2,
                    pad_id=0),
+    # Unigram with custom normalization and denormalization rules.
+    "uni_rules": dict(model_type="unigram", vocab_size=1500,
+                      normalization_rule_tsv="norm_rules.tmp.tsv",
+                      denormalization_rule_tsv="denorm_rules.tmp.tsv"),
     # Unigram, identity, no dummy prefix, whitespace kept, byte fallback.
     "uni_raw": dict(model_type="unigram", vocab_size=1500, byte_fallback=True,
                     normalization_rule_name="identity", add_dummy_prefix=False,
@@ -210,8 +233,20 @@ def crafted_ids(sp):
     return out
 
 
-def hexs(b):
-    return b.hex() if b else "-"
+def esc(b):
+    """Escapes bytes for a fixture field (see the module comment)."""
+    out = []
+    for ch in b.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # an undecodable byte
+            out.append("\\x%02x" % (o - 0xDC00))
+        elif ch == "\\":
+            out.append("\\\\")
+        elif o < 0x20 or o == 0x7F:
+            out.append("\\x%02x" % o)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def idstr(ids):
@@ -225,9 +260,13 @@ def main():
     with open(train_file, "w", encoding="utf-8") as f:
         f.write("\n".join(training_text(rng)) + "\n")
     os.chdir(OUT)
+    with open("norm_rules.tmp.tsv", "w") as f:
+        f.write(NORM_RULES)
+    with open("denorm_rules.tmp.tsv", "w") as f:
+        f.write(DENORM_RULES)
     cases = make_strings(random.Random(42))
-    with open(os.path.join(OUT, "strings.txt"), "w") as f:
-        f.write("".join(hexs(b) + "\n" for b in cases))
+    with open(os.path.join(OUT, "strings.txt"), "w", encoding="utf-8", newline="") as f:
+        f.write("".join(esc(b) + "\n" for b in cases))
     try:
         for name, opts in MODELS.items():
             sp = train(name, opts, train_file)
@@ -235,19 +274,20 @@ def main():
             lines = ["M\t%d\t%d\t%d\t%d" % (sp.get_piece_size(), sp.unk_id(), sp.bos_id(), sp.eos_id())]
             for i in sorted(set([0, 1, 2, 3, sp.get_piece_size() - 1] +
                                 drng.sample(range(sp.get_piece_size()), 40))):
-                lines.append("P\t%d\t%s" % (i, hexs(sp.id_to_piece(i).encode("utf-8"))))
+                lines.append("P\t%d\t%s" % (i, esc(sp.id_to_piece(i).encode("utf-8"))))
             for b in cases:
                 ids = sp.encode(b)
                 dec = sp.decode(ids).encode("utf-8", "surrogateescape")
-                lines.append("E\t%s\t%s" % (idstr(ids), "=" if dec == b else hexs(dec)))
+                lines.append("E\t%s\t%s" % (idstr(ids), "\\=" if dec == b else esc(dec)))
             for ids in crafted_ids(sp) + [random_ids(drng, sp) for _ in range(400)]:
                 dec = sp.decode(ids).encode("utf-8", "surrogateescape")
-                lines.append("D\t%s\t%s" % (idstr(ids), hexs(dec)))
-            with open(os.path.join(OUT, name + ".txt"), "w") as f:
+                lines.append("D\t%s\t%s" % (idstr(ids), esc(dec)))
+            with open(os.path.join(OUT, name + ".txt"), "w", encoding="utf-8", newline="") as f:
                 f.write("\n".join(lines) + "\n")
             print("%s: %d pieces, %d cases" % (name, sp.get_piece_size(), len(lines)))
     finally:
-        os.remove(train_file)
+        for f in (train_file, "norm_rules.tmp.tsv", "denorm_rules.tmp.tsv"):
+            os.remove(f)
 
 
 if __name__ == "__main__":
