@@ -25,6 +25,9 @@ int geb_tok_load_buffer(geb_tok **out, const uint8_t *buf, size_t len, geb_err *
 void geb_tok_free(geb_tok *tok);
 
 int geb_tok_n_pieces(const geb_tok *tok);
+/* bos/eos are the CONTROL pieces named by the trainer spec's bos_piece /
+ * eos_piece ("<s>", "</s>"), as the library's bos_id()/eos_id(); special
+ * tokens appended by Python glue (ids >= geb_tok_n_pieces) are unknown here. */
 int geb_tok_bos_id(const geb_tok *tok); /* -1 if the model has none */
 int geb_tok_eos_id(const geb_tok *tok); /* -1 if the model has none */
 int geb_tok_unk_id(const geb_tok *tok);
@@ -39,13 +42,17 @@ int geb_tok_encode(const geb_tok *tok, const char *text, size_t len,
                    int32_t **ids, size_t *n, geb_err *err);
 
 /* Decodes exactly as sentencepiece's DecodeIds.  Returns a malloc'd
- * NUL-terminated string; its length goes to *len if len is not NULL. */
+ * NUL-terminated string (NULL only when out of memory); its length goes to
+ * *len if len is not NULL. */
 char *geb_tok_decode(const geb_tok *tok, const int32_t *ids, size_t n, size_t *len);
 
 /* Streaming decoder: emits the text of (prefix ids + pushed ids) minus the
  * text of the prefix ids, piece by piece, never splitting a UTF-8 sequence.
  * After geb_tok_stream_finish, everything emitted concatenated equals
- * decode(prefix + pushed) with decode(prefix) removed from its front. */
+ * decode(prefix + pushed) with decode(prefix) removed from its front
+ * (provided the prefix does not end inside a character spelled in byte
+ * pieces).  For the rare model with a denormalizer, which rewrites the whole
+ * text, every byte comes out at finish. */
 typedef struct geb_tok_stream geb_tok_stream;
 geb_tok_stream *geb_tok_stream_new(const geb_tok *tok, const int32_t *prefix, size_t n);
 /* Pushes one id; returns the bytes now safe to print (pointer valid until the
