@@ -234,7 +234,11 @@ static void check_model(const char *model, bytes *strings, size_t n_strings) {
     snprintf(path, sizeof path, TOK_DIR "%s.txt", model);
     uint8_t *data;
     size_t len;
-    CHECK_MSG(geb_read_file(path, &data, &len, 64u << 20, &err) == 0, "%s", err.msg);
+    if (geb_read_file(path, &data, &len, 64u << 20, &err) != 0) {
+        CHECK_MSG(0, "%s", err.msg);
+        geb_tok_free(tok);
+        return;
+    }
     char **lines;
     size_t n_lines = split_lines((char *)data, len, &lines);
     counts c = {0};
