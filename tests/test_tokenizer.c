@@ -358,6 +358,91 @@ static void check_bad_models(void) {
     free(data);
 }
 
+/* Appends a protobuf varint to a growing buffer. */
+static void pb_put_varint(bytes *b, uint64_t v) {
+    do {
+        uint8_t c = v & 0x7F;
+        v >>= 7;
+        b->p[b->n++] = c | (v ? 0x80 : 0);
+    } while (v);
+}
+
+/* Appends one ModelProto.pieces entry (piece 1, score 2, type 3). */
+static void pb_put_piece(bytes *b, const uint8_t *s, size_t n, float score, int type) {
+    uint8_t inner[600];
+    bytes in = {inner, 0};
+    pb_put_varint(&in, 1 << 3 | 2);
+    pb_put_varint(&in, n);
+    memcpy(in.p + in.n, s, n);
+    in.n += n;
+    pb_put_varint(&in, 2 << 3 | 5);
+    memcpy(in.p + in.n, &score, 4);
+    in.n += 4;
+    pb_put_varint(&in, 3 << 3 | 0);
+    pb_put_varint(&in, (uint64_t)type);
+    pb_put_varint(b, 1 << 3 | 2);
+    pb_put_varint(b, in.n);
+    memcpy(b->p + b->n, in.p, in.n);
+    b->n += in.n;
+}
+
+/* -v: a GEB-sized BPE model built in memory (64,896 pieces: specials, 256
+ * byte pieces, then every lower-case string of 1-3 letters with and
+ * without a leading U+2581, then 4-letter ones) to time loading and
+ * encoding at that vocabulary size. */
+static void time_big_vocab(const uint8_t *text, size_t len) {
+    enum { N = 64896 };
+    bytes m = {malloc(8u << 20), 0};
+    char tmp[16];
+    int count = 0;
+    pb_put_piece(&m, (const uint8_t *)"<unk>", 5, 0, 2);
+    pb_put_piece(&m, (const uint8_t *)"<s>", 3, 0, 3);
+    pb_put_piece(&m, (const uint8_t *)"</s>", 4, 0, 3);
+    for (int b = 0; b < 256; b++) {
+        snprintf(tmp, sizeof tmp, "<0x%02X>", b);
+        pb_put_piece(&m, (const uint8_t *)tmp, 6, 0, 6);
+    }
+    pb_put_piece(&m, (const uint8_t *)"\xe2\x96\x81", 3, -1, 1);
+    count = 260;
+    for (int l = 1; l <= 4 && count < N; l++) {
+        for (long x = 0, end = (long)pow(26, l); x < end && count < N; x++) {
+            char w[8];
+            long v = x;
+            for (int k = l - 1; k >= 0; k--, v /= 26) w[k] = (char)('a' + v % 26);
+            for (int ws = l == 4 ? 0 : 1; ws >= 0 && count < N; ws--) {
+                size_t n = 0;
+                if (ws) memcpy(tmp, "\xe2\x96\x81", 3), n = 3;
+                memcpy(tmp + n, w, (size_t)l);
+                pb_put_piece(&m, (const uint8_t *)tmp, n + (size_t)l, -(float)count, 1);
+                count++;
+            }
+        }
+    }
+    /* trainer_spec: model_type BPE (3), byte_fallback (35) */
+    const uint8_t spec[] = {2 << 3 | 2, 5, 3 << 3, 2, 0x98, 0x02, 1};
+    memcpy(m.p + m.n, spec, sizeof spec);
+    m.n += sizeof spec;
+    geb_tok *tok;
+    geb_err err;
+    double t0 = geb_now_ms();
+    int rc = geb_tok_load_buffer(&tok, m.p, m.n, &err);
+    double t1 = geb_now_ms();
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        CHECK(geb_tok_n_pieces(tok) == N);
+        int32_t *ids;
+        size_t k;
+        double t2 = geb_now_ms();
+        CHECK(geb_tok_encode(tok, (const char *)text, len, &ids, &k, &err) == 0);
+        double t3 = geb_now_ms();
+        printf("65k-vocab BPE (synthetic, %zu-byte model): load %.1f ms, 1MB encode %.1f ms "
+               "(%zu ids)\n", m.n, t1 - t0, t3 - t2, k);
+        free(ids);
+        geb_tok_free(tok);
+    }
+    free(m.p);
+}
+
 /* -v: encodes ~1 MB of the test strings (mixed English, Chinese, odd
  * characters) with every model and prints the time. */
 static void time_1mb(bytes *strings, size_t n_strings) {
@@ -388,6 +473,7 @@ static void time_1mb(bytes *strings, size_t n_strings) {
         if (rc == 0) free(ids);
         geb_tok_free(tok);
     }
+    time_big_vocab(big, n);
     free(big);
 }
 
