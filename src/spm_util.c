@@ -84,7 +84,7 @@ static uint64_t hash_bytes(const uint8_t *s, size_t n) {
 }
 
 /* ------------------------------------------------------------------ */
-/* 2. String map and byte trie                                         */
+/* String map and byte trie                                         */
 
 void spm_map_free(tok_map *m) {
     free(m->key);

@@ -13,19 +13,22 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* 5. Segmenters: both write (start, len, id) triples over the text.    */
+/* Segmenters: both write (start, len, id) triples over the text.    */
 
+/* One segment of the normalized text and the id the model gave it. */
 typedef struct {
     uint32_t start, len;
     int32_t id;
 } tok_seg;
 
+/* A growable list of segments; `failed` records an allocation failure. */
 typedef struct {
     tok_seg *v;
     size_t n, cap;
     int failed;
 } tok_segs;
 
+/* Appends one segment (ignored once an allocation has failed). */
 static void segs_add(tok_segs *s, uint32_t start, uint32_t len, int32_t id) {
     if (s->failed) return;
     if (s->n == s->cap) {
@@ -306,7 +309,7 @@ static int encode_bpe(const geb_tok *t, const uint8_t *s, size_t n, tok_segs *ou
 }
 
 /* ------------------------------------------------------------------ */
-/* 6. Encode and decode                                                */
+/* Encode and decode                                                */
 
 int geb_tok_encode(const geb_tok *t, const char *text, size_t len, int32_t **ids,
                    size_t *n, geb_err *err) {
