@@ -558,7 +558,8 @@ def main():
     np.random.seed(SEED)
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.data_out, exist_ok=True)
-    logf = open(os.path.join(args.out, "train_log.txt"), "w", encoding="utf-8")
+    # --load re-exports a finished run: keep its loss curve and append to it.
+    logf = open(os.path.join(args.out, "train_log.txt"), "a" if args.load else "w", encoding="utf-8")
 
     def log(msg):
         print(msg, flush=True)
