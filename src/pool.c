@@ -159,7 +159,10 @@ static void caller_wait(geb_pool *pool) {
         cpu_relax();
     }
     pthread_mutex_lock(&pool->mu);
-    atomic_store(&pool->caller_waiting, 1);
+    /* A read-modify-write rather than a plain store: it orders the flag
+     * before the read of `done` even where seq_cst store->load ordering is
+     * emulated weakly (qemu-user on x86 lost this wakeup with a plain store). */
+    atomic_exchange(&pool->caller_waiting, 1);
     while (atomic_load(&pool->done) != want) pthread_cond_wait(&pool->finished, &pool->mu);
     atomic_store(&pool->caller_waiting, 0);
     pthread_mutex_unlock(&pool->mu);

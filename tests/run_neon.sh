@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# run_neon.sh - cross-compiles the kernel and pool tests for AArch64 and runs
+# them under qemu-aarch64, so the NEON table is tested on an x86 machine.
+# The kernel test must report that it tested "neon" and that it was the best
+# table (GEB_TEST_EXPECT_KERNEL).  Exit status: 0 if both tests pass.
+#   bash tests/run_neon.sh          (or: make neon)
+set -u
+cd "$(dirname "$0")/.."
+CROSS=${CROSS_CC:-aarch64-linux-gnu-gcc}
+QEMU=${QEMU:-qemu-aarch64}
+for tool in "$CROSS" "$QEMU"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "run_neon: $tool not found (Debian: apt-get install gcc-aarch64-linux-gnu qemu-user)" >&2
+        exit 2
+    fi
+done
+out=build-arm
+mkdir -p "$out"
+cflags="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Werror -Iinclude -Itests -pthread"
+srcs="src/pool.c src/kernels.c src/kernels_scalar.c src/kernels_avx2.c src/kernels_avx512.c src/kernels_neon.c src/common.c"
+status=0
+for t in kernels pool; do
+    # -static so qemu needs no AArch64 sysroot at run time.
+    if ! $CROSS $cflags -static -o "$out/test_$t" "tests/test_$t.c" $srcs -lm; then
+        echo "run_neon: cross-compiling test_$t failed" >&2
+        status=1
+        continue
+    fi
+    # A hang (e.g. a lost wakeup in the pool) must fail, not block the run.
+    GEB_TEST_EXPECT_KERNEL=neon timeout 600 "$QEMU" "$out/test_$t"
+    rc=$?
+    [ $rc -eq 124 ] && echo "run_neon: test_$t timed out under qemu" >&2
+    [ $rc -ne 0 ] && status=1
+done
+exit $status
