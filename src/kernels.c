@@ -210,19 +210,22 @@ static void matmul_t_task(void *ctx, int ith, int nth) {
 }
 
 /* Pool task: thread ith writes xt[k*ldx + b] = x[b*cols + k] for its share of
- * k, in 16 x 16 blocks so both sides stay in cache; lanes B..ldx-1 get 0. */
+ * k, 16 columns at a time: each token's 16 values are one contiguous read and
+ * land in 16 rows of xt that stay in L1; lanes B..ldx-1 get 0. */
 static void transpose_task(void *ctx, int ith, int nth) {
     prod_job *j = ctx;
     int per = (j->cols + nth - 1) / nth;
     int k0 = ith * per, k1 = k0 + per < j->cols ? k0 + per : j->cols;
+    size_t ldx = (size_t)j->ldx;
     for (int kb = k0; kb < k1; kb += 16) {
-        int ke = kb + 16 < k1 ? kb + 16 : k1;
-        for (int bb = 0; bb < j->ldx; bb += 16)
-            for (int k = kb; k < ke; k++) {
-                float *dst = j->xt + (size_t)k * j->ldx + bb;
-                for (int b = 0; b < 16; b++)
-                    dst[b] = bb + b < j->B ? j->x[(size_t)(bb + b) * j->cols + k] : 0.0f;
-            }
+        int kn = k1 - kb < 16 ? k1 - kb : 16;
+        float *dst = j->xt + (size_t)kb * ldx;
+        for (int b = 0; b < j->B; b++) {
+            const float *src = j->x + (size_t)b * j->cols + kb;
+            for (int i = 0; i < kn; i++) dst[(size_t)i * ldx + b] = src[i];
+        }
+        for (int i = 0; i < kn; i++)
+            for (int b = j->B; b < j->ldx; b++) dst[(size_t)i * ldx + b] = 0.0f;
     }
 }
 
