@@ -158,12 +158,86 @@ static void avx2_matmul(float *y, int ldy, const float *w, const float *x, int B
     }
 }
 
+/* ---- transposed-X product: tokens in lanes, no horizontal sums ---------- */
+
+#define TR 6     /* rows per tile: 6 rows x 2 vectors = 12 accumulators */
+#define TB 16    /* tokens per tile: 2 vectors of 8 */
+#define RB 48    /* rows per block of partial sums (a multiple of TR) */
+#define KC 2048  /* k per block */
+
+/* part[i][0..8*nv) (+)= sum_k w[i][k] * xt[k*ldx + 0..8*nv) for rows i < mr
+ * (w[i] for i >= mr repeat a valid row and are discarded). */
+static inline __attribute__((always_inline)) void tile_t(float (*part)[TB], int mr,
+                                                         const float *const *w, const float *xt,
+                                                         size_t ldx, int kn, int first,
+                                                         const int nv) {
+    __m256 acc[TR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < TR; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = first || i >= mr ? _mm256_setzero_ps() : _mm256_loadu_ps(part[i] + 8 * j);
+    for (int k = 0; k < kn; k++) {
+        const float *xk = xt + (size_t)k * ldx;
+        __m256 xv[2];
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; j++) xv[j] = _mm256_loadu_ps(xk + 8 * j);
+#pragma GCC unroll 8
+        for (int i = 0; i < TR; i++) {
+            __m256 wb = _mm256_broadcast_ss(w[i] + k);
+#pragma GCC unroll 2
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm256_fmadd_ps(wb, xv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < TR; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; j++)
+            if (i < mr) _mm256_storeu_ps(part[i] + 8 * j, acc[i][j]);
+}
+
+/* One instance per vector count, so each keeps its accumulators in registers. */
+static void tile_t1(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 1); }
+static void tile_t2(float (*p)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
+                    int kn, int first) { tile_t(p, mr, w, xt, ldx, kn, first, 2); }
+
+/* y[b*ldy + r - r0] = sum_k W[r,k] xt[k*ldx + b]: 16-token groups, RB rows
+ * of partial sums on the stack, KC-column blocks, tiles of TR rows. */
+static void avx2_matmul_t(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
+                          int r0, int r1, int cols) {
+    float part[RB][TB];
+    for (int b0 = 0; b0 < B; b0 += TB) {
+        int nb = B - b0 < TB ? B - b0 : TB;
+        for (int rb = r0; rb < r1; rb += RB) {
+            int re = r1 - rb < RB ? r1 : rb + RB;
+            for (int k0 = 0; k0 < cols; k0 += KC) {
+                int kn = cols - k0 < KC ? cols - k0 : KC;
+                for (int r = rb; r < re; r += TR) {
+                    int mr = re - r < TR ? re - r : TR;
+                    const float *wp[TR];
+                    for (int i = 0; i < TR; i++)
+                        wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * cols + k0;
+                    const float *xp = xt + (size_t)k0 * ldx + b0;
+                    if (nb > 8) tile_t2(part + (r - rb), mr, wp, xp, (size_t)ldx, kn, k0 == 0);
+                    else tile_t1(part + (r - rb), mr, wp, xp, (size_t)ldx, kn, k0 == 0);
+                }
+            }
+            /* Partial sums are [row][token]; Y is [token][row]. */
+            for (int b = 0; b < nb; b++)
+                for (int r = rb; r < re; r++)
+                    y[(size_t)(b0 + b) * ldy + (r - r0)] = part[r - rb][b];
+        }
+    }
+}
+
 const geb_kernels geb_kernels_avx2_table = {
     .name = "avx2",
     .dot = avx2_dot,
     .axpy = avx2_axpy,
     .matvec = avx2_matvec,
     .matmul = avx2_matmul,
+    .matmul_t = avx2_matmul_t,
 };
 #else
 /* Not an x86-64 AVX2 build: this file contributes nothing. */
