@@ -284,49 +284,70 @@ void geb_matmul(geb_pool *pool, const geb_mat *mats, int n, const float *x, int 
 typedef struct bw_job {
     const geb_kernels *k;
     float *buf;
-    size_t n;     /* floats */
-    int fill;     /* 1: write the slice (first touch); 0: read it */
+    size_t n;          /* floats */
+    int mode;          /* 0: fill (first touch), 1: one stream, 2: four streams */
+    const float *ones; /* [BW_COLS] for mode 2 */
     float sums[64];
 } bw_job;
+
+#define BW_COLS 4096   /* row length when the slice is read as a matrix */
 
 /* Pool task: thread ith fills or reads its contiguous slice of the buffer. */
 static void bw_task(void *ctx, int ith, int nth) {
     bw_job *j = ctx;
-    size_t per = j->n / (size_t)nth;
+    size_t per = j->n / (size_t)nth / BW_COLS * BW_COLS;
     float *p = j->buf + per * (size_t)ith;
-    if (j->fill) {
-        for (size_t i = 0; i < per; i++) p[i] = 1.0f / 1024.0f;
-        return;
-    }
-    /* dot(p, p) reads each cache line once and does one FMA per load, like
-     * the matrix-vector product. */
     float s = 0.0f;
-    const size_t piece = 1u << 20;
-    for (size_t i = 0; i < per; i += piece) {
-        size_t len = per - i < piece ? per - i : piece;
-        s += j->k->dot(p + i, p + i, (int)len);
+    if (j->mode == 0) {
+        for (size_t i = 0; i < per; i++) p[i] = 1.0f / 1024.0f;
+    } else if (j->mode == 1) {
+        /* One sequential stream: dot(p, p) reads each cache line once. */
+        const size_t piece = 1u << 20;
+        for (size_t i = 0; i < per; i += piece) {
+            size_t len = per - i < piece ? per - i : piece;
+            s += j->k->dot(p + i, p + i, (int)len);
+        }
+    } else {
+        /* The slice as a [rows, BW_COLS] matrix times a vector held in L1:
+         * several rows stream at once, which some CPUs need to reach their
+         * peak read rate from a single core. */
+        float y[64];
+        size_t rows = per / BW_COLS;
+        for (size_t r = 0; r < rows; r += 64) {
+            int nr = rows - r < 64 ? (int)(rows - r) : 64;
+            j->k->matvec(y, p + r * BW_COLS, j->ones, 0, nr, BW_COLS);
+            s += y[0];
+        }
     }
     if (ith < 64) j->sums[ith] = s;
 }
 
-/* Read bandwidth in GB/s of the pool's threads (each sums its own slice of a
- * `bytes` buffer), best of 3 passes; 0 if the buffer cannot be allocated. */
+/* Read bandwidth in GB/s of the pool's threads, each reading its own slice of
+ * a `bytes` buffer: the best of 3 passes of a one-stream sum and 3 passes of
+ * a several-streams sum.  0 if the buffer cannot be allocated. */
 double geb_measure_bandwidth(geb_pool *pool, size_t bytes) {
     const size_t align = 2u << 20;
-    if (bytes < 4096) bytes = 4096;
+    size_t nth = (size_t)geb_pool_size(pool);
+    size_t min = nth * BW_COLS * sizeof(float);
+    if (bytes < min) bytes = min;
     bytes = (bytes + align - 1) / align * align;
     float *buf = aligned_alloc(align, bytes);
-    if (!buf) return 0.0;
+    float *ones = malloc(BW_COLS * sizeof *ones);
+    if (!buf || !ones) {
+        free(buf);
+        free(ones);
+        return 0.0;
+    }
 #ifdef MADV_HUGEPAGE
-    madvise(buf, bytes, MADV_HUGEPAGE); /* fewer TLB misses, as for weights */
+    madvise(buf, bytes, MADV_HUGEPAGE); /* fewer TLB misses */
 #endif
-    bw_job j = {.k = geb_kernels_current(), .buf = buf, .n = bytes / sizeof(float), .fill = 1};
+    for (int i = 0; i < BW_COLS; i++) ones[i] = 1.0f;
+    bw_job j = {.k = geb_kernels_current(), .buf = buf, .n = bytes / sizeof(float), .ones = ones};
     geb_pool_run(pool, bw_task, &j);
-    j.fill = 0;
-    size_t nth = (size_t)geb_pool_size(pool);
-    double read = (double)(j.n / nth * nth) * sizeof(float);
+    double read = (double)(j.n / nth / BW_COLS * BW_COLS * nth) * sizeof(float);
     double best = 0.0;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass < 6; pass++) {
+        j.mode = 1 + pass % 2;
         double t0 = geb_now_ms();
         geb_pool_run(pool, bw_task, &j);
         double ms = geb_now_ms() - t0;
@@ -334,5 +355,6 @@ double geb_measure_bandwidth(geb_pool *pool, size_t bytes) {
         if (gbs > best) best = gbs;
     }
     free(buf);
+    free(ones);
     return best;
 }
