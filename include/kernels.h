@@ -4,7 +4,9 @@
  *
  * Matrices are row-major [rows, cols] FP32, as in the checkpoint ([out, in]).
  * Threaded entry points take the pool and split work by output rows, handing
- * out chunks through an atomic counter; they never allocate.
+ * out chunks through an atomic counter.  geb_matvec never allocates;
+ * geb_matmul keeps one grow-only transposed copy of X (B x cols floats,
+ * allocated on first use and kept), so it is not reentrant either.
  */
 #ifndef GEB_KERNELS_H
 #define GEB_KERNELS_H
@@ -53,7 +55,10 @@ const geb_kernels *geb_kernels_current(void);
 void geb_matvec(geb_pool *pool, const geb_mat *mats, int n, const float *x, int cols);
 
 /* Y_i[b,:] = W_i X[b,:] for the B rows of X ([B, cols]); each weight is read
- * once per batch (register-tiled GEMM). */
+ * once per batch (register-tiled GEMM).  For B >= 12 with a table that has
+ * matmul_t, X is first transposed so tokens fill vector lanes: B a multiple
+ * of 16 (up to 64 per tile) uses every lane.  If the transposed copy cannot
+ * be allocated it falls back to the row-major kernel, so it cannot fail. */
 void geb_matmul(geb_pool *pool, const geb_mat *mats, int n, const float *x, int B, int cols);
 
 /* Measures read bandwidth of the pool's threads over a buffer of `bytes`
