@@ -57,9 +57,10 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
 $(BUILD):
 	mkdir -p $@
 
+# </dev/null: piped stdin would be read as part of the prompt.
 run: geb
-	./geb -m $(MODEL) -n 64 -s 1 -p "The best way to"
-	./geb -m $(MODEL) -n 64 -s 1 -p "人生"
+	./geb -m $(MODEL) -n 64 -s 1 -p "The best way to" </dev/null
+	./geb -m $(MODEL) -n 64 -s 1 -p "人生" </dev/null
 
 # `check` runs the suite on one build; `test` runs it on the normal build and
 # then again with AddressSanitizer + UBSan.

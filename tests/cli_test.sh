@@ -97,6 +97,20 @@ grep -q "context of 50 tokens is full" "$tmp/err" && ok || bad "context full mes
 "$GEB" -m $M -p "$P" -c 100000 --temp 0 -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
 grep -q "warning: -c 100000 is longer" "$tmp/err" && ok || bad "-c beyond seq_length warns"
 
+"$GEB" -m $M -p "$P" -t 100000 --temp 0 -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
+expect_rc "-t too large still runs" $? 0
+grep -q "warning: 100000 threads capped" "$tmp/err" && ok || bad "-t cap warns: $(cat "$tmp/err")"
+
+# --- the tokenizer file: tokenizer.model, GEBtokenizer.model or the only *.model
+cp -r $M "$tmp/m1" && mv "$tmp/m1/tokenizer.model" "$tmp/m1/GEBtokenizer.model"
+expect_eq "GEBtokenizer.model" "$("$GEB" tokenize -m "$tmp/m1" "$P" </dev/null)" "$("$GEB" tokenize -m $M "$P" </dev/null)"
+mv "$tmp/m1/GEBtokenizer.model" "$tmp/m1/other.model"
+expect_eq "the only *.model" "$("$GEB" tokenize -m "$tmp/m1" "$P" </dev/null)" "$("$GEB" tokenize -m $M "$P" </dev/null)"
+cp "$tmp/m1/other.model" "$tmp/m1/second.model"
+"$GEB" tokenize -m "$tmp/m1" hi </dev/null >"$tmp/out" 2>"$tmp/err"; expect_rc "two *.model files" $? 1
+GEB_MODEL=$M "$GEB" tokenize "$P" </dev/null >"$tmp/out" 2>&1
+expect_eq "\$GEB_MODEL" "$(cat "$tmp/out")" "$("$GEB" tokenize -m $M "$P" </dev/null)"
+
 # --- perplexity against the reference (relative 1e-4) -----------------------
 for d in tests/data/models/*/; do
     d=${d%/}

@@ -10,6 +10,8 @@
  */
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "model.h"
@@ -148,7 +150,66 @@ static void check_eval_errors(const char *dir) {
     geb_pool_free(pool);
 }
 
+/* A model that cannot fit must be refused before anything is allocated,
+ * with the sizes in the message.  The checkpoint is a sparse file: a valid
+ * header declaring 26 GB of BF16 data that takes no disk space. */
+static void check_memory_refusal(void) {
+    char dir[] = "/tmp/geb-test-big-XXXXXX", path[600];
+    if (!mkdtemp(dir)) { CHECK(0); return; }
+    const long V = 100000, H = 65536;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"num_layers\": 1, \"hidden_size\": %ld, \"ffn_hidden_size\": 1, "
+               "\"kv_channels\": 4, \"num_attention_heads\": 1, \"num_key_value_heads\": 1, "
+               "\"padded_vocab_size\": %ld, \"seq_length\": 16}", H, V);
+    fclose(f);
+    struct { const char *name; long d0, d1; } t[] = {
+        {"transformer.embedding.word_embeddings.weight", V, H},
+        {"transformer.encoder.layers.0.input_layernorm.weight", H, 0},
+        {"transformer.encoder.layers.0.self_attention.query.weight", 4, H},
+        {"transformer.encoder.layers.0.self_attention.key_value.weight", 8, H},
+        {"transformer.encoder.layers.0.self_attention.dense.weight", H, 4},
+        {"transformer.encoder.layers.0.post_attention_layernorm.weight", H, 0},
+        {"transformer.encoder.layers.0.mlp.dense_h_to_4h.weight", 2, H},
+        {"transformer.encoder.layers.0.mlp.dense_4h_to_h.weight", H, 1},
+        {"transformer.encoder.final_layernorm.weight", H, 0},
+        {"transformer.output_layer.weight", V, H},
+    };
+    char hdr[4096];
+    int n = snprintf(hdr, sizeof hdr, "{");
+    long off = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        long bytes = t[i].d0 * (t[i].d1 ? t[i].d1 : 1) * 2;
+        if (t[i].d1)
+            n += snprintf(hdr + n, sizeof hdr - n, "%s\"%s\": {\"dtype\": \"BF16\", \"shape\": [%ld, %ld], \"data_offsets\": [%ld, %ld]}",
+                          i ? ", " : "", t[i].name, t[i].d0, t[i].d1, off, off + bytes);
+        else
+            n += snprintf(hdr + n, sizeof hdr - n, "%s\"%s\": {\"dtype\": \"BF16\", \"shape\": [%ld], \"data_offsets\": [%ld, %ld]}",
+                          i ? ", " : "", t[i].name, t[i].d0, off, off + bytes);
+        off += bytes;
+    }
+    n += snprintf(hdr + n, sizeof hdr - n, "}");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    f = fopen(path, "wb");
+    uint64_t len = (uint64_t)n;
+    fwrite(&len, 8, 1, f);
+    fwrite(hdr, 1, n, f);
+    CHECK(ftruncate(fileno(f), 8 + n + off) == 0);
+    fclose(f);
+    geb_err err = {{0}};
+    geb_pool *pool = geb_pool_create(1, &err);
+    geb_model *m = NULL;
+    CHECK(geb_model_load(&m, dir, 0, pool, NULL, NULL, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "model needs") && strstr(err.msg, "available"), "%s", err.msg);
+    geb_pool_free(pool);
+    remove(path);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
+    check_memory_refusal();
     const char *root = "tests/data/models";
     DIR *d = opendir(root);
     CHECK_MSG(d != NULL, "no %s", root);
@@ -160,6 +221,8 @@ int main(void) {
         if (e->d_name[0] == '.') continue;
         char dir[512], path[600];
         snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue; /* e.g. README.md */
         snprintf(path, sizeof path, "%s/ref.txt", dir);
         ref r;
         if (read_ref(path, &r)) {
