@@ -11,6 +11,14 @@
 
 /* ---------------------------------------------------------------- info */
 
+/* "5.39 GB", "612.4 MB", "12.0 KB": decimal units, as disk sizes are sold. */
+static const char *human(size_t bytes, char *buf, size_t cap) {
+    if (bytes >= 1000000000) snprintf(buf, cap, "%.2f GB", bytes / 1e9);
+    else if (bytes >= 1000000) snprintf(buf, cap, "%.1f MB", bytes / 1e6);
+    else snprintf(buf, cap, "%.1f KB", bytes / 1e3);
+    return buf;
+}
+
 int geb_cli_info(const char *dir, int n_ctx, geb_err *err) {
     geb_config c;
     if (geb_config_load(&c, dir, err)) return 1;
@@ -37,12 +45,16 @@ int geb_cli_info(const char *dir, int n_ctx, geb_err *err) {
     printf("context:     %d trained, %d used\n", c.seq_len, n_ctx > 0 ? n_ctx : c.seq_len);
     printf("rope:        base %g on %d of %d dims (ChatGLM2 adjacent pairs)\n", c.rope_base,
            c.head_dim / 2, c.head_dim);
-    printf("params:      %lld (%.3f B)\n", (long long)geb_config_params(&c), geb_config_params(&c) / 1e9);
-    printf("on disk:     %s, %.2f GB in %zu tensors\n", mixed ? "mixed" : dtype ? dtype : "?",
-           geb_st_file_bytes(st) / 1e9, geb_st_count(st));
-    printf("memory:      %.2f GB FP32 weights + %.2f GB KV cache\n", wbytes / 1e9, kvbytes / 1e9);
-    printf("per token:   %.2f GB of weights streamed\n",
-           (wbytes - (size_t)c.vocab * c.dim * sizeof(float) * (c.tied ? 0 : 1)) / 1e9);
+    char b1[32], b2[32];
+    int64_t params = geb_config_params(&c);
+    printf("params:      %lld (%.3f B)\n", (long long)params, params / 1e9);
+    printf("on disk:     %s, %s in %zu tensors\n", mixed ? "mixed" : dtype ? dtype : "?",
+           human(geb_st_file_bytes(st), b1, sizeof b1), geb_st_count(st));
+    printf("memory:      %s FP32 weights + %s KV cache\n", human(wbytes, b1, sizeof b1),
+           human(kvbytes, b2, sizeof b2));
+    /* Every weight but the embedding (one row per token) is read per token. */
+    printf("per token:   %s of weights streamed\n",
+           human(wbytes - (c.tied ? 0 : (size_t)c.vocab * c.dim * sizeof(float)), b1, sizeof b1));
     geb_st_close(st);
     return 0;
 }
