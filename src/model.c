@@ -44,7 +44,7 @@ typedef struct geb_state {
     float *att;      /* (B, NH*D) attention output, heads concatenated */
     float *hb;       /* (B, 2F) gate | up */
     float *hb2;      /* (B, F) silu(gate) * up */
-    float *scores;   /* (threads, n_ctx) softmax scratch, one row per thread */
+    float *scores;   /* (threads, heads per kv group, n_ctx) softmax scratch */
     float *rope_cos; /* (n_ctx, D/4) cos(p * theta_i) */
     float *rope_sin; /* (n_ctx, D/4) sin(p * theta_i) */
     float *kcache;   /* (L, NKV, n_ctx, D): one kv head's keys contiguous over positions */
@@ -231,12 +231,13 @@ static int alloc_state(geb_model *m, geb_err *err) {
     geb_state *s = &m->s;
     size_t B = GEB_BATCH, H = c->dim, QD = (size_t)c->n_heads * c->head_dim,
            KVD = 2 * (size_t)c->n_kv_heads * c->head_dim, F = c->ffn_dim,
-           T = (size_t)geb_pool_size(m->pool), R4 = c->head_dim / 4;
+           T = (size_t)geb_pool_size(m->pool), R4 = c->head_dim / 4,
+           G = (size_t)(c->n_heads / c->n_kv_heads);
     size_t kv = (size_t)c->n_layers * c->n_kv_heads * m->n_ctx * c->head_dim;
     struct { float **p; size_t n; } bufs[] = {
         {&s->x, B * H},   {&s->xb, B * H},       {&s->xb2, B * H},
         {&s->q, B * QD},  {&s->kv, B * KVD},     {&s->att, B * QD},
-        {&s->hb, B * 2 * F}, {&s->hb2, B * F},   {&s->scores, T * m->n_ctx},
+        {&s->hb, B * 2 * F}, {&s->hb2, B * F},   {&s->scores, T * G * m->n_ctx},
         {&s->rope_cos, m->n_ctx * R4}, {&s->rope_sin, m->n_ctx * R4},
         {&s->kcache, kv}, {&s->vcache, kv},
     };
@@ -416,37 +417,63 @@ static void project(geb_model *m, const geb_mat *mats, int n, const float *x, in
 typedef struct attn_ctx {
     geb_model *m;
     int layer, B, pos;
-    atomic_int next; /* next (token, head) item to take */
+    int split, per;  /* each kv group's query heads in `split` items of <= `per` heads */
+    atomic_int next; /* next (token, kv group, part) item to take */
 } attn_ctx;
 
-/* Causal attention of one query head of one token over the cache. */
-static void attend(geb_model *m, float *scores, int layer, int b, int h, int t) {
+/* Causal attention of query heads h0..h1-1 (all in kv group g) of token b at
+ * position t.  Positions are the outer loop, so each cached key and value
+ * row is read once from memory for all the heads that share it (GQA);
+ * scores holds (h1 - h0) rows of n_ctx. */
+static void attend(geb_model *m, float *scores, int layer, int b, int g, int h0, int h1, int t) {
     const geb_config *c = &m->cfg;
     const geb_kernels *k = geb_kernels_current();
-    int D = c->head_dim, g = h / (c->n_heads / c->n_kv_heads);
-    size_t base = ((size_t)layer * c->n_kv_heads + g) * m->n_ctx * D;
-    const float *q = m->s.q + ((size_t)b * c->n_heads + h) * D;
+    int D = c->head_dim, nh = h1 - h0;
+    size_t base = ((size_t)layer * c->n_kv_heads + g) * m->n_ctx * D, ctx = m->n_ctx;
+    const float *q = m->s.q + ((size_t)b * c->n_heads + h0) * D;
     const float *kc = m->s.kcache + base, *vc = m->s.vcache + base;
-    float scale = 1.0f / sqrtf((float)D), mx = -INFINITY;
-    for (int u = 0; u <= t; u++) {
-        scores[u] = k->dot(q, kc + (size_t)u * D, D) * scale;
-        if (scores[u] > mx) mx = scores[u];
+    float scale = 1.0f / sqrtf((float)D);
+    for (int u = 0; u <= t; u++)
+        for (int i = 0; i < nh; i++)
+            scores[i * ctx + u] = k->dot(q + (size_t)i * D, kc + (size_t)u * D, D) * scale;
+    /* Softmax with the maximum subtracted: exp never overflows.  The
+     * normalisation is folded into the weights of the values. */
+    for (int i = 0; i < nh; i++) {
+        float *sc = scores + i * ctx, mx = -INFINITY;
+        for (int u = 0; u <= t; u++) mx = sc[u] > mx ? sc[u] : mx;
+        double sum = 0;
+        for (int u = 0; u <= t; u++) sum += sc[u] = expf(sc[u] - mx);
+        float inv = (float)(1.0 / sum);
+        for (int u = 0; u <= t; u++) sc[u] *= inv;
     }
-    /* Softmax with the maximum subtracted: exp never overflows. */
-    double sum = 0;
-    for (int u = 0; u <= t; u++) sum += scores[u] = expf(scores[u] - mx);
-    float inv = (float)(1.0 / sum);
-    float *o = m->s.att + ((size_t)b * c->n_heads + h) * D;
-    memset(o, 0, sizeof(float) * D);
-    for (int u = 0; u <= t; u++) k->axpy(o, scores[u] * inv, vc + (size_t)u * D, D);
+    float *o = m->s.att + ((size_t)b * c->n_heads + h0) * D;
+    memset(o, 0, sizeof(float) * D * nh);
+    for (int u = 0; u <= t; u++)
+        for (int i = 0; i < nh; i++)
+            k->axpy(o + (size_t)i * D, scores[i * ctx + u], vc + (size_t)u * D, D);
 }
 
 static void attn_task(void *p, int ith, int nth) {
     attn_ctx *a = p;
-    float *scores = a->m->s.scores + (size_t)ith * a->m->n_ctx;
-    int NH = a->m->cfg.n_heads, items = a->B * NH, i;
-    while ((i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed)) < items)
-        attend(a->m, scores, a->layer, i / NH, i % NH, a->pos + i / NH);
+    (void)nth;
+    const geb_config *c = &a->m->cfg;
+    int G = c->n_heads / c->n_kv_heads, per_tok = c->n_kv_heads * a->split;
+    float *scores = a->m->s.scores + (size_t)ith * a->per * a->m->n_ctx;
+    int items = a->B * per_tok, i;
+    while ((i = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed)) < items) {
+        int b = i / per_tok, g = i % per_tok / a->split, part = i % a->split;
+        int h0 = g * G + part * a->per, h1 = h0 + a->per < (g + 1) * G ? h0 + a->per : (g + 1) * G;
+        if (h0 < h1) attend(a->m, scores, a->layer, b, g, h0, h1, a->pos + b);
+    }
+}
+
+/* Splits each kv group's heads only as far as needed to give every thread
+ * work (a single token with few kv groups, e.g. multi-query attention). */
+static void attn_split(const geb_model *m, int B, int *split, int *per) {
+    int G = m->cfg.n_heads / m->cfg.n_kv_heads, nth = geb_pool_size(m->pool), s = 1;
+    while (s < G && (long)B * m->cfg.n_kv_heads * s < 2L * nth) s++;
+    *per = (G + s - 1) / s;
+    *split = (G + *per - 1) / *per;
 }
 
 /* Self-attention sublayer for B tokens at positions pos..pos+B-1; reads
@@ -476,6 +503,7 @@ static void attention(geb_model *m, int li, int B, int pos) {
         }
     }
     attn_ctx a = {.m = m, .layer = li, .B = B, .pos = pos};
+    attn_split(m, B, &a.split, &a.per);
     atomic_init(&a.next, 0);
     geb_pool_run(m->pool, attn_task, &a);
     geb_mat o = {l->wo, s->xb2, H};
