@@ -136,10 +136,14 @@ static int parse_list(const char *s, int *out, int cap, geb_err *err) {
     return n;
 }
 
-/* Times r runs of one test; returns tokens/s per run in ts[]. */
-static int time_test(geb_model *m, const int32_t *toks, int np, int ng, int reps, double *ts,
-                     float *logits, geb_err *err) {
+/* Times r runs of one test; returns tokens/s per run in ts[].  With bw, the
+ * pool's read bandwidth is measured just before each timed run into bw[]:
+ * on a shared machine the rate drifts over seconds, so the roofline and the
+ * run it judges are measured under the same conditions. */
+static int time_test(geb_model *m, geb_pool *pool, const int32_t *toks, int np, int ng,
+                     int reps, double *ts, double *bw, float *logits, geb_err *err) {
     for (int r = -1; r < reps; r++) { /* r == -1 is the warm-up */
+        if (bw && r >= 0) bw[r] = geb_measure_bandwidth(pool, (size_t)1 << 30);
         double t0 = geb_now_ms();
         if (np && geb_model_eval(m, toks, np, 0, logits, 0, err)) return -1;
         for (int i = 0; i < ng; i++)
@@ -172,8 +176,8 @@ int geb_cli_bench(const geb_cli_bench_opts *o, geb_err *err) {
     geb_model *m = NULL;
     int32_t *toks = NULL;
     float *logits = NULL;
-    double *ts = malloc(sizeof(double) * o->reps);
-    if (!pool || !ts) goto done;
+    double *ts = malloc(sizeof(double) * o->reps), *bws = malloc(sizeof(double) * o->reps);
+    if (!pool || !ts || !bws) goto done;
     double t0 = geb_now_ms();
     if (geb_model_load(&m, o->dir, ctx, pool, NULL, NULL, err)) goto done;
     double load_ms = geb_now_ms() - t0;
@@ -189,8 +193,13 @@ int geb_cli_bench(const geb_cli_bench_opts *o, geb_err *err) {
     double wgb = geb_model_weight_bytes(m) / 1e9;
     char model[300];
     snprintf(model, sizeof model, "%s %s", base_name(o->dir), geb_model_file_dtype(m));
-    double mem_gib = geb_model_weight_bytes(m) / 1073741824.0;
-    double params = geb_config_params(c) / 1e9;
+    /* llama-bench's units: binary for bytes, decimal for parameters. */
+    double wb = (double)geb_model_weight_bytes(m), np_ = (double)geb_config_params(c);
+    char size[32], params[32];
+    if (wb >= 1073741824.0) snprintf(size, sizeof size, "%.2f GiB", wb / 1073741824.0);
+    else snprintf(size, sizeof size, "%.2f MiB", wb / 1048576.0);
+    if (np_ >= 1e9) snprintf(params, sizeof params, "%.2f B", np_ / 1e9);
+    else snprintf(params, sizeof params, "%.2f M", np_ / 1e6);
     if (o->json) printf("[\n");
     else {
         printf("| model | size | params | backend | threads | test | t/s | GB/s | %% of read bw |\n");
@@ -200,15 +209,15 @@ int geb_cli_bench(const geb_cli_bench_opts *o, geb_err *err) {
     for (int ti = 0; ti < nt; ti++) {
         geb_pool_free(tp);
         if (!(tp = geb_pool_create(threads[ti], err)) || geb_model_set_pool(m, tp, err)) goto done;
-        /* The roofline: what these threads can read, measured now, on a
-         * buffer much larger than the caches. */
-        double bw = geb_measure_bandwidth(tp, (size_t)1 << 30);
         for (int test = 0; test < 2; test++) {
             int np = test == 0 ? o->n_prompt : 0, ng = test == 1 ? o->n_gen : 0;
             if (np + ng == 0) continue;
-            if (time_test(m, toks, np, ng, o->reps, ts, logits, err)) goto done;
+            /* The roofline of tg: what these threads can read from a buffer
+             * much larger than the caches, measured before each run. */
+            if (time_test(m, tp, toks, np, ng, o->reps, ts, ng ? bws : NULL, logits, err))
+                goto done;
             stats s = summarize(ts, o->reps);
-            double gbs = ng ? s.mean * wgb : 0;
+            double gbs = ng ? s.mean * wgb : 0, bw = ng ? summarize(bws, o->reps).mean : 0;
             char name[32];
             snprintf(name, sizeof name, "%s%d", np ? "pp" : "tg", np ? np : ng);
             if (o->json) {
@@ -219,11 +228,11 @@ int geb_cli_bench(const geb_cli_bench_opts *o, geb_err *err) {
                        (long long)geb_config_params(c), geb_kernels_current()->name, threads[ti],
                        name, np, ng, s.mean, s.sd);
                 for (int r = 0; r < o->reps; r++) printf("%s%.4f", r ? ", " : "", ts[r]);
-                printf("], \"weights_gbs\": %.4f, \"read_bw_gbs\": %.4f, \"load_ms\": %.1f}",
-                       gbs, bw, load_ms);
+                printf("]");
+                if (ng) printf(", \"weights_gbs\": %.4f, \"read_bw_gbs\": %.4f", gbs, bw);
+                printf(", \"load_ms\": %.1f}", load_ms);
             } else {
-                printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | ", model, mem_gib,
-                       params, geb_kernels_current()->name, threads[ti], name, s.mean, s.sd);
+                printf("| %s | %s | %s | %s | %d | %s | %.2f ± %.2f | ", model, size, params, geb_kernels_current()->name, threads[ti], name, s.mean, s.sd);
                 if (ng) printf("%.1f | %.0f%% of %.1f |\n", gbs, 100 * gbs / bw, bw);
                 else printf(" |  |\n");
             }
@@ -240,5 +249,6 @@ done:
     free(toks);
     free(logits);
     free(ts);
+    free(bws);
     return rc;
 }
