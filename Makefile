@@ -58,9 +58,12 @@ $(BUILD):
 	mkdir -p $@
 
 # </dev/null: piped stdin would be read as part of the prompt.
+# geb prints only the continuation, so `echo` ends each with a newline.
 run: geb
-	./geb -m $(MODEL) -n 64 -s 1 -p "The best way to" </dev/null
-	./geb -m $(MODEL) -n 64 -s 1 -p "人生" </dev/null
+	@echo '$$ ./geb -m $(MODEL) -n 64 -s 1 -p "The best way to"'
+	@./geb -m $(MODEL) -n 64 -s 1 -p "The best way to" </dev/null && echo
+	@echo '$$ ./geb -m $(MODEL) -n 64 -s 1 -p "人生"'
+	@./geb -m $(MODEL) -n 64 -s 1 -p "人生" </dev/null && echo
 
 # `check` runs the suite on one build; `test` runs it on the normal build and
 # then again with AddressSanitizer + UBSan.

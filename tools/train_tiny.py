@@ -58,6 +58,13 @@ def clean_fortune(text):
     return "\n".join(lines).rstrip()
 
 
+def is_table(text):
+    """True for fortunes drawn with box-drawing characters (U+2500..U+257F): the
+    Debian reference-card tables in fortunes-zh's `chinese`, 40% of its bytes.
+    They are not prose, and a model trained on them answers "人生" with tables."""
+    return any(0x2500 <= ord(ch) <= 0x257F for ch in text)
+
+
 def read_fortunes():
     """All fortunes as (file name, text) in a fixed order."""
     out = []
@@ -69,7 +76,7 @@ def read_fortunes():
             raw = f.read().decode("utf-8", errors="replace")
         for part in re.split(r"(?m)^%\s*$", raw):
             text = clean_fortune(part)
-            if text:
+            if text and not is_table(text):
                 out.append((name, text))
     return out
 
@@ -689,8 +696,9 @@ nothing else.
   no dummy prefix), padded vocabulary {PV}; training text is `<s>` fortune `</s>`.
 - Weights: BF16 safetensors with the GEB tensor names.
 - Data: Debian's `fortunes`, `fortunes-min` and `fortunes-zh` packages (Debian main;
-  BSD-style and GPL-3+ respectively): {nt} training tokens; 5% of the fortunes
-  (chosen with a fixed seed) held out.
+  BSD-style and GPL-3+ respectively), without the box-drawn tables of Debian's
+  reference card: {nt} training tokens; 5% of the fortunes (chosen with a fixed
+  seed) held out.
 - Training: AdamW (betas 0.9/0.95, weight decay 0.1), peak lr {lr:g}, warm-up then
   cosine decay over a {mins:g}-minute wall-clock budget, batch {B} x {ctx} tokens,
   2 CPU threads; {steps} steps in {tmin:.1f} min. The schedule follows wall-clock time,
