@@ -33,6 +33,8 @@ typedef struct geb_sampler geb_sampler;
 geb_sampler_params geb_sampler_defaults(void);
 
 /* Validates the parameters (ranges in the message) and allocates. */
+/* 0 if every parameter is in range, else -1 with a message naming the flag. */
+int geb_sampler_check(const geb_sampler_params *p, geb_err *err);
 geb_sampler *geb_sampler_new(const geb_sampler_params *p, int vocab, geb_err *err);
 void geb_sampler_free(geb_sampler *s);
 

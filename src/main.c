@@ -216,7 +216,7 @@ static int parse_opts(opts *o, int argc, char **argv, geb_err *err) {
 #undef IS
 #undef NEED_ARG
     }
-    return 0;
+    return geb_sampler_check(&o->sp, err); /* before any model is loaded */
 }
 
 /* -------------------------------------------------------------- inputs */

@@ -23,27 +23,24 @@ geb_sampler_params geb_sampler_defaults(void) {
     return p;
 }
 
+/* Checks the ranges of the parameters; the CLI calls it before loading a
+ * model so that a bad flag is reported at once. */
+int geb_sampler_check(const geb_sampler_params *p, geb_err *err) {
+    if (!(p->temp >= 0 && p->temp <= 100))
+        return geb_err_set(err, "--temp must be between 0 and 100 (got %g)", p->temp);
+    if (!(p->top_p >= 0 && p->top_p <= 1))
+        return geb_err_set(err, "--top-p must be between 0 and 1 (got %g)", p->top_p);
+    if (!(p->min_p >= 0 && p->min_p <= 1))
+        return geb_err_set(err, "--min-p must be between 0 and 1 (got %g)", p->min_p);
+    if (!(p->repeat_penalty > 0 && p->repeat_penalty <= 100))
+        return geb_err_set(err, "--repeat-penalty must be in (0, 100] (got %g)", p->repeat_penalty);
+    if (p->top_k < 0 || p->repeat_last_n < -1)
+        return geb_err_set(err, "--top-k and --repeat-last-n must not be negative");
+    return 0;
+}
+
 geb_sampler *geb_sampler_new(const geb_sampler_params *p, int vocab, geb_err *err) {
-    if (!(p->temp >= 0 && p->temp <= 100)) {
-        geb_err_set(err, "--temp must be between 0 and 100 (got %g)", p->temp);
-        return NULL;
-    }
-    if (!(p->top_p >= 0 && p->top_p <= 1)) {
-        geb_err_set(err, "--top-p must be between 0 and 1 (got %g)", p->top_p);
-        return NULL;
-    }
-    if (!(p->min_p >= 0 && p->min_p <= 1)) {
-        geb_err_set(err, "--min-p must be between 0 and 1 (got %g)", p->min_p);
-        return NULL;
-    }
-    if (!(p->repeat_penalty > 0 && p->repeat_penalty <= 100)) {
-        geb_err_set(err, "--repeat-penalty must be in (0, 100] (got %g)", p->repeat_penalty);
-        return NULL;
-    }
-    if (p->top_k < 0 || p->repeat_last_n < -1) {
-        geb_err_set(err, "--top-k and --repeat-last-n must not be negative");
-        return NULL;
-    }
+    if (geb_sampler_check(p, err)) return NULL;
     geb_sampler *s = calloc(1, sizeof *s);
     if (!s || !(s->cands = malloc(sizeof *s->cands * vocab)) ||
         !(s->probs = malloc(sizeof *s->probs * vocab)) || !(s->seen = calloc(vocab, 1))) {

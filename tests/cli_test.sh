@@ -29,7 +29,7 @@ expect_eq "missing model: no stdout" "$(wc -c <"$tmp/out")" 0
 for bad_arg in "-n x" "-t 0" "-c 1" "--temp -1" "--top-p 2" "--min-p -0.5" "--top-k -3" "--repeat-penalty 0"; do
     # shellcheck disable=SC2086
     "$GEB" -m $M $bad_arg -p hi </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
-    [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "'$bad_arg' must fail with one line (rc $rc)"
+    [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "'$bad_arg' must exit 2 with one line (rc $rc)"
 done
 
 # --- tokenize: exactly the ids sentencepiece gave the reference ------------
