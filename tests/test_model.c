@@ -216,6 +216,10 @@ int main(void) {
     int models = 0;
     struct dirent *e;
     const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
+    printf("model: kernel tables");
+    for (int k = 0; k < 4; k++)
+        if (geb_kernels_get(isas[k])) printf(" %s", isas[k]);
+    printf("\n");
     char first[512] = "";
     while (d && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
