@@ -493,7 +493,8 @@ static void print_timings(const session *s, const opts *o, double pp_ms, int n_p
     double gbs = tg_ms > 0 ? geb_model_weight_bytes(s->model) * (double)n_runs / (tg_ms * 1e6) : 0;
     fprintf(stderr, "geb:        bandwidth = %10.2f GB/s (%.2f GB of weights per token)\n", gbs,
             geb_model_weight_bytes(s->model) / 1e9);
-    fprintf(stderr, "geb:         peak rss = %10.2f MB\n", ru.ru_maxrss / 1024.0);
+    /* ru_maxrss is in KiB on Linux; MB here are 10^6 bytes like GB above. */
+    fprintf(stderr, "geb:         peak rss = %10.2f MB\n", ru.ru_maxrss * 1024.0 / 1e6);
     fprintf(stderr, "geb:          threads = %d (%s kernels)\n", geb_pool_size(s->pool),
             geb_kernels_current()->name);
     fprintf(stderr, "geb:             seed = %llu\n", (unsigned long long)o->sp.seed);
