@@ -1,9 +1,9 @@
 /* kbench.c - times geb_matvec and geb_matmul on GEB-1.3B-shaped weights and
  * compares them with geb_measure_bandwidth and with the FMA peak.
  *
- *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -pthread -mavx512f -mfma \
- *       tools/kbench.c src/pool.c src/kernels*.c src/common.c -lm -o kbench
- *   (or see tools/kbench.sh, which compiles each ISA file with its flags)
+ *   make    # builds the kernel objects in build/, each ISA file with its flags
+ *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -pthread -mavx512f tools/kbench.c \
+ *       build/pool.o build/kernels*.o build/common.o -lm -o kbench
  *   ./kbench [-t threads] [-l layers] [-b batch] [-k kernel] [-H] [-r reps]
  *
  * One "layer" is Wq [2048,2048] + Wkv [1024,2048] (fused, one dispatch),
