@@ -136,18 +136,24 @@ static int count_chunks(const geb_mat *mats, int n, int chunk) {
     return total;
 }
 
+/* Hands out the next row chunk: its matrix and rows [*r0, *r1), or NULL
+ * when every chunk has been taken. */
+static const geb_mat *take_chunk(prod_job *j, int *r0, int *r1) {
+    int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if (c >= j->njobs) return NULL;
+    int mi;
+    locate_chunk(j, c, &mi, r0, r1);
+    return &j->mats[mi];
+}
+
 /* Pool task: take row chunks until none are left; y = W x for each. */
 static void matvec_task(void *ctx, int ith, int nth) {
     prod_job *j = ctx;
     (void)ith, (void)nth;
-    for (;;) {
-        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->njobs) break;
-        int mi, r0, r1;
-        locate_chunk(j, c, &mi, &r0, &r1);
-        const geb_mat *m = &j->mats[mi];
+    const geb_mat *m;
+    int r0, r1;
+    while ((m = take_chunk(j, &r0, &r1)))
         j->k->matvec(m->y + r0, m->w, j->x, r0, r1, j->cols);
-    }
 }
 
 /* Rows per matvec chunk: about 1 MB of weights, a multiple of 4 rows, and
@@ -201,14 +207,10 @@ static void matmul_task(void *ctx, int ith, int nth) {
 static void matmul_t_task(void *ctx, int ith, int nth) {
     prod_job *j = ctx;
     (void)ith, (void)nth;
-    for (;;) {
-        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->njobs) break;
-        int mi, r0, r1;
-        locate_chunk(j, c, &mi, &r0, &r1);
-        const geb_mat *m = &j->mats[mi];
+    const geb_mat *m;
+    int r0, r1;
+    while ((m = take_chunk(j, &r0, &r1)))
         j->k->matmul_t(m->y + r0, m->rows, m->w, j->xt, j->ldx, j->B, r0, r1, j->cols);
-    }
 }
 
 /* Pool task: thread ith writes xt[k*ldx + b] = x[b*cols + k] for its share of
