@@ -13,6 +13,24 @@
 
 #include "common.h"
 #include "pool.h"
+#include "types.h"
+
+/* The row kernels of one weight type on one instruction set (see types.h).
+ * Activations are converted once per product to the type the kernel wants
+ * (vec_x for matvec, mat_x for matmul): F32 for the float weight types,
+ * Q8_0 blocks for the integer ones (as ggml does), BF16 pairs where the CPU
+ * has a BF16 dot product. */
+typedef struct geb_type_kernels {
+    geb_type vec_x; /* activation type of matvec */
+    geb_type mat_x; /* activation type of matmul */
+    /* y[i] = W[i,:] . x for i in [0, n): W rows are ldw bytes apart, x holds
+     * cols elements in vec_x form. */
+    void (*matvec)(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols);
+    /* y[b*ldy + i] = W[i,:] . X[b,:] for b in [0, B), i in [0, n): X rows are
+     * ldx bytes apart in mat_x form. */
+    void (*matmul)(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                   size_t ldx, int B, int n, int cols);
+} geb_type_kernels;
 
 /* One matrix of a (possibly fused) product: y = W x, W is [rows, cols].
  * For batched products y is [B, rows] row-major (row b is token b). */
