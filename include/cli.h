@@ -1,30 +1,82 @@
-/* cli.h - the subcommands besides `run` and `tokenize`: they print their
- * results on stdout and return an exit status (errors go to err for main). */
+/* cli.h - what the command-line modules share: the parsed options and a few
+ * helpers (loading a session, writing stdout, reading the prompt).  Each
+ * subcommand is one file (cmd_run.c, cmd_tokenize.c, cmd_info.c,
+ * cmd_perplexity.c, cmd_bench.c); main.c parses flags and dispatches.
+ * Subcommands return an exit status; on 1 the message is in err. */
 #ifndef GEB_CLI_H
 #define GEB_CLI_H
 
+#include <signal.h>
+#include <stdio.h>
+
+#include "generate.h"
 #include "model.h"
+#include "modeldir.h"
+#include "pool.h"
+#include "sampler.h"
 #include "tokenizer.h"
+#include "types.h"
 
-/* `geb info`: architecture, shapes, parameters, dtype on disk, memory. */
-int geb_cli_info(const char *dir, int n_ctx, geb_err *err);
+#define GEB_MAX_INPUT (256u << 20) /* prompt / file size limit */
+#define GEB_MAX_TYPES 8
 
-/* `geb perplexity`: windows of `window` tokens from an empty cache, every
- * token after the first of its window scored; last line "perplexity: X". */
-int geb_cli_perplexity(geb_model *m, const geb_tok *tok, const char *text, size_t len,
-                       int window, geb_err *err);
+typedef struct geb_opts {
+    const char *cmd;       /* run, tokenize, perplexity, bench, info */
+    const char *model;     /* -m */
+    const char *prompt;    /* -p, or the positional text */
+    const char *file;      /* -f */
+    int n_predict;         /* -n */
+    int threads;           /* -t (0: physical cores) */
+    int n_ctx;             /* -c (0: the model's) */
+    int have_seed;         /* -s given (else a random seed) */
+    geb_sampler_params sp;
+    uint32_t sp_given;     /* sampling flags given: 1 temp, 2 top-k, 4 top-p, 8 min-p, 16 penalty, 32 last-n */
+    const char *stops[GEB_MAX_STOPS]; /* -r */
+    int n_stops;
+    int ignore_eos, echo, escape, verbose, truncate, pieces;
+    geb_type types[GEB_MAX_TYPES]; /* -w (bench: a list) */
+    int n_types;
+    /* bench */
+    int bench_p, bench_n, bench_r;
+    const char *bench_t;   /* -t LIST */
+    const char *bench_d;   /* -d LIST: tokens already in the cache */
+    int json;              /* -o json */
+} geb_opts;
 
-typedef struct geb_cli_bench_opts {
-    const char *dir;
-    int n_prompt;        /* -p: tokens of the pp test (0: skip) */
-    int n_gen;           /* -n: tokens of the tg test (0: skip) */
-    int reps;            /* -r */
-    const char *threads; /* -t LIST, e.g. "1,2"; NULL: physical cores */
-    int json;            /* -o json */
-} geb_cli_bench_opts;
+extern volatile sig_atomic_t geb_interrupted;
 
-/* `geb bench`: llama-bench's pp/tg table plus GB/s against a read-bandwidth
- * test run on the same threads. */
-int geb_cli_bench(const geb_cli_bench_opts *o, geb_err *err);
+/* A loaded tokenizer + model + pool. */
+typedef struct geb_session {
+    char dir[GEB_PATH_MAX];
+    geb_pool *pool;
+    geb_model *model;
+    geb_tok *tok;
+    double load_ms;
+} geb_session;
+
+int geb_session_load(geb_session *s, const geb_opts *o, int n_ctx, geb_err *err);
+void geb_session_free(geb_session *s);
+
+/* Threads for o->threads with the one warning geb prints when it caps. */
+int geb_cli_threads(int requested);
+
+/* stdout: write all (0), or -1 once it is closed (EPIPE) or failing; the
+ * failure other than a closed pipe is remembered for geb_out_close. */
+int geb_out_write(const char *s, size_t n);
+int geb_out_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Flushes and closes stdout: 0, or 1 with a message if anything written was
+ * lost (a full disk); a closed pipe is a quiet success. */
+int geb_out_close(geb_err *err);
+
+/* Reads a file ('-' = stdin) into a malloc'd, NUL-terminated buffer. */
+int geb_read_input(const char *path, char **buf, size_t *len, geb_err *err);
+/* Turns C-style escapes into characters in place; returns the new length. */
+size_t geb_unescape(char *s, size_t n);
+
+int geb_cmd_run(const geb_opts *o, geb_err *err);
+int geb_cmd_tokenize(const geb_opts *o, geb_err *err);
+int geb_cmd_info(const geb_opts *o, geb_err *err);
+int geb_cmd_perplexity(const geb_opts *o, geb_err *err);
+int geb_cmd_bench(const geb_opts *o, geb_err *err);
 
 #endif

@@ -26,6 +26,13 @@ int geb_err_set(geb_err *err, const char *fmt, ...)
 int geb_read_file(const char *path, uint8_t **data, size_t *len, size_t max,
                   geb_err *err);
 
+/* 1 if path exists (of any kind). */
+int geb_file_exists(const char *path);
+
+/* Threads to use: requested (<= 0: the physical cores), capped at four per
+ * online CPU; *capped is set to 1 when the cap applied. */
+int geb_threads_pick(int requested, int *capped);
+
 /* Monotonic wall clock in milliseconds. */
 double geb_now_ms(void);
 

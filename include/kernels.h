@@ -2,11 +2,9 @@
  * instruction set (kernels_scalar.c, kernels_avx2.c, kernels_avx512.c,
  * kernels_neon.c) behind one dispatch chosen at run time from CPUID.
  *
- * Matrices are row-major [rows, cols] FP32, as in the checkpoint ([out, in]).
- * Threaded entry points take the pool and split work by output rows, handing
- * out chunks through an atomic counter.  geb_matvec never allocates;
- * geb_matmul keeps one grow-only transposed copy of X (B x cols floats,
- * allocated on first use and kept), so it is not reentrant either.
+ * Matrices are row-major [rows, cols], as in the checkpoint ([out, in]); a
+ * row of a weight type is geb_type_row_bytes() bytes (types.h).  The threaded
+ * products over these kernels are in matmul.h.
  */
 #ifndef GEB_KERNELS_H
 #define GEB_KERNELS_H
@@ -32,55 +30,38 @@ typedef struct geb_type_kernels {
                    size_t ldx, int B, int n, int cols);
 } geb_type_kernels;
 
-/* One matrix of a (possibly fused) product: y = W x, W is [rows, cols].
- * For batched products y is [B, rows] row-major (row b is token b). */
-typedef struct geb_mat {
-    const float *w;  /* [rows, cols] */
-    float *y;        /* [rows] or [B, rows] */
-    int rows;
-} geb_mat;
-
-/* The per-ISA building blocks.  The scalar table is the reference in tests. */
+/* The per-ISA building blocks.  The scalar table is the reference in tests.
+ * An ISA file holds only row kernels and register tiles; the threaded loops
+ * that drive them are written once, in matmul.c. */
 typedef struct geb_kernels {
     const char *name;                                          /* "scalar", "avx2", "avx512", "neon" */
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float a, const float *x, int n);    /* y += a * x */
-    /* y[r - r0] = W[r,:] . x for r in [r0, r1) */
-    void (*matvec)(float *y, const float *w, const float *x, int r0, int r1, int cols);
-    /* y[b*ldy + (r - r0)] = W[r,:] . X[b,:] for b in [0, B), r in [r0, r1):
-     * y points at column r0 of token 0 of Y, like matvec's y points at row r0 */
-    void (*matmul)(float *y, int ldy, const float *w, const float *x, int B,
-                   int r0, int r1, int cols);
-    /* The same product with X given transposed: xt[k*ldx + b] = X[b, k], so
-     * tokens lie in vector lanes and no horizontal sums are needed.  ldx is a
-     * multiple of 16 and >= B rounded up to 16 (lanes past B are read, never
-     * stored).  NULL in tables without it (geb_matmul then uses matmul). */
-    void (*matmul_t)(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
-                     int r0, int r1, int cols);
+    /* F32 rows: y[i] = W[i,:] . x for i in [0, n), rows ldw bytes apart. */
+    void (*matvec_f32)(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols);
+    /* F32 GEMM register tile on transposed activations (xt[k*ldx + b] =
+     * X[b,k]): part[i*ldp + b] (+)= sum_k w[i][k] * xt[k*ldx + b] for rows
+     * i < mr (w[i] for i >= mr repeat a valid row and are discarded), tokens
+     * b < nb <= tile_b, k < kn; first: start from 0 instead of part. */
+    void (*tile_f32)(float *part, int ldp, int mr, const float *const *w, const float *xt,
+                     size_t ldx, int kn, int first, int nb);
+    int tile_rows;   /* rows of a tile (<= GEB_TILE_MAX_ROWS) */
+    int tile_b;      /* tokens of a tile (<= GEB_TILE_MAX_B, a multiple of 16 or 16 itself) */
+    /* The other weight types (types.h), filled in by geb_kernels_get from
+     * the qk_*.c files; entry GEB_TYPE_F32 is matvec_f32 + the tiles. */
+    geb_type_kernels typed[GEB_TYPE_COUNT];
 } geb_kernels;
 
-/* The fastest table this CPU supports; GEB_KERNEL=scalar|avx2|avx512|neon in
- * the environment forces one (if supported). */
-const geb_kernels *geb_kernels_best(void);
+#define GEB_TILE_MAX_ROWS 8
+#define GEB_TILE_MAX_B 64
+
+/* The fastest table this CPU supports, or the one GEB_KERNEL names (NULL
+ * with a message if GEB_KERNEL names a table that is unknown or that this
+ * CPU cannot run). */
+const geb_kernels *geb_kernels_best(geb_err *err);
 /* The named table if compiled in and supported by this CPU, else NULL. */
 const geb_kernels *geb_kernels_get(const char *name);
-/* Selects the table the threaded entry points below use (default: best). */
-void geb_kernels_use(const geb_kernels *k);
-const geb_kernels *geb_kernels_current(void);
-
-/* y_i = W_i x for each of the n matrices (all with `cols` columns), in one
- * pool dispatch so that e.g. Q, K and V are computed in a single sweep. */
-void geb_matvec(geb_pool *pool, const geb_mat *mats, int n, const float *x, int cols);
-
-/* Y_i[b,:] = W_i X[b,:] for the B rows of X ([B, cols]); each weight is read
- * once per batch (register-tiled GEMM).  For B >= 12 with a table that has
- * matmul_t, X is first transposed so tokens fill vector lanes: B a multiple
- * of 16 (up to 64 per tile) uses every lane.  If the transposed copy cannot
- * be allocated it falls back to the row-major kernel, so it cannot fail. */
-void geb_matmul(geb_pool *pool, const geb_mat *mats, int n, const float *x, int B, int cols);
-
-/* Measures read bandwidth of the pool's threads over a buffer of `bytes`
- * (reported in GB/s, best of a few passes); used by `geb bench` for the roofline. */
-double geb_measure_bandwidth(geb_pool *pool, size_t bytes);
+/* Names of every table compiled in, NULL-terminated (for --version). */
+const char *const *geb_kernels_names(void);
 
 #endif

@@ -120,3 +120,22 @@ void *geb_alloc_big(size_t bytes) {
 void geb_free_big(void *p, size_t bytes) {
     if (p) munmap(p, bytes ? bytes : 1);
 }
+
+int geb_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* One policy for every subcommand: more threads than four per CPU only
+ * thrash (and a typo like -t 512 should not start 512 threads). */
+int geb_threads_pick(int requested, int *capped) {
+    *capped = 0;
+    if (requested <= 0) return geb_physical_cores();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cap = online > 0 && online * 4 < 512 ? (int)online * 4 : 512;
+    if (requested > cap) {
+        *capped = 1;
+        return cap;
+    }
+    return requested;
+}

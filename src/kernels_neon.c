@@ -59,82 +59,30 @@ static inline void mv_rows4(float *y, const float *w, size_t ld, const float *x,
     y[0] = s0, y[1] = s1, y[2] = s2, y[3] = s3;
 }
 
-/* y[r - r0] = W[r,:] . x for r in [r0, r1): rows in fours, the rest singly. */
-static void neon_matvec(float *y, const float *w, const float *x, int r0, int r1, int cols) {
-    size_t ld = (size_t)cols;
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) mv_rows4(y + (r - r0), w + (size_t)r * ld, ld, x, cols);
-    for (; r < r1; r++) y[r - r0] = neon_dot(w + (size_t)r * ld, x, cols);
+/* y[i] = W[i,:] . x for i in [0, n): rows in fours, the rest singly. */
+static void neon_matvec(float *y, const uint8_t *wb, size_t ldw, const void *xv, int n,
+                          int cols) {
+    const float *w = (const float *)wb, *x = xv;
+    size_t ld = ldw / sizeof(float);
+    int r = 0;
+    for (; r + 4 <= n; r += 4) mv_rows4(y + r, w + (size_t)r * ld, ld, x, cols);
+    for (; r < n; r++) y[r] = neon_dot(w + (size_t)r * ld, x, cols);
 }
 
-/* Register tile of the row-major-X product: MR rows x NR tokens. */
-#define MR 4
-#define NR 4
-
-/* out[i][j] = w[i] . x[j]; pointers may repeat to pad a partial tile. */
-static inline void mm_tile(float out[MR][NR], const float *const *w, const float *const *x,
-                           int cols) {
-    float32x4_t acc[MR][NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) acc[i][j] = vdupq_n_f32(0);
-    int k = 0;
-    for (; k + 4 <= cols; k += 4) {
-        float32x4_t xv[NR];
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) xv[j] = vld1q_f32(x[j] + k);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            float32x4_t wv = vld1q_f32(w[i] + k);
-#pragma GCC unroll 8
-            for (int j = 0; j < NR; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv, xv[j]);
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) {
-            float s = vaddvq_f32(acc[i][j]);
-            for (int kk = k; kk < cols; kk++) s += w[i][kk] * x[j][kk];
-            out[i][j] = s;
-        }
-}
-
-/* y[b*ldy + r - r0] = W[r,:] . X[b,:] in MR x NR tiles, rows outer. */
-static void neon_matmul(float *y, int ldy, const float *w, const float *x, int B, int r0, int r1,
-                        int cols) {
-    size_t ld = (size_t)cols;
-    for (int r = r0; r < r1; r += MR) {
-        int mr = r1 - r < MR ? r1 - r : MR;
-        const float *wp[MR];
-        for (int i = 0; i < MR; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ld;
-        for (int b = 0; b < B; b += NR) {
-            int nr = B - b < NR ? B - b : NR;
-            const float *xp[NR];
-            for (int j = 0; j < NR; j++) xp[j] = x + (size_t)(b + (j < nr ? j : nr - 1)) * ld;
-            float out[MR][NR];
-            mm_tile(out, wp, xp, cols);
-            for (int i = 0; i < mr; i++)
-                for (int j = 0; j < nr; j++) y[(size_t)(b + j) * ldy + (r - r0 + i)] = out[i][j];
-        }
-    }
-}
-
-/* Transposed-X product: tiles of TR rows x 16 tokens (4 vectors), partial
- * sums of RB rows on the stack, xt read in KC-column blocks. */
+/* Transposed-X GEMM tile: TR rows x 16 tokens (4 vectors). */
 #define TR 6
 #define TB 16
-#define RB 48
-#define KC 2048
 
 /* part[i][0..16) (+)= sum_k w[i][k] * xt[k*ldx + 0..16) for rows i < mr. */
-static void tile_t(float (*part)[TB], int mr, const float *const *w, const float *xt, size_t ldx,
-                   int kn, int first) {
+static void neon_tile(float *part, int ldp, int mr, const float *const *w, const float *xt,
+                      size_t ldx, int kn, int first, int nb) {
+    (void)nb; /* lanes past nb compute on xt's zero padding and are not read */
     float32x4_t acc[TR][4];
 #pragma GCC unroll 8
     for (int i = 0; i < TR; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
-            acc[i][j] = first || i >= mr ? vdupq_n_f32(0) : vld1q_f32(part[i] + 4 * j);
+            acc[i][j] = first || i >= mr ? vdupq_n_f32(0) : vld1q_f32(part + (size_t)i * ldp + 4 * j);
     for (int k = 0; k < kn; k++) {
         const float *xk = xt + (size_t)k * ldx;
         float32x4_t xv[4];
@@ -148,41 +96,17 @@ static void tile_t(float (*part)[TB], int mr, const float *const *w, const float
         }
     }
     for (int i = 0; i < mr; i++)
-        for (int j = 0; j < 4; j++) vst1q_f32(part[i] + 4 * j, acc[i][j]);
-}
-
-/* y[b*ldy + r - r0] = sum_k W[r,k] xt[k*ldx + b] (ldx a multiple of 16). */
-static void neon_matmul_t(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
-                          int r0, int r1, int cols) {
-    float part[RB][TB];
-    for (int b0 = 0; b0 < B; b0 += TB) {
-        int nb = B - b0 < TB ? B - b0 : TB;
-        for (int rb = r0; rb < r1; rb += RB) {
-            int re = r1 - rb < RB ? r1 : rb + RB;
-            for (int k0 = 0; k0 < cols; k0 += KC) {
-                int kn = cols - k0 < KC ? cols - k0 : KC;
-                for (int r = rb; r < re; r += TR) {
-                    int mr = re - r < TR ? re - r : TR;
-                    const float *wp[TR];
-                    for (int i = 0; i < TR; i++)
-                        wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * cols + k0;
-                    tile_t(part + (r - rb), mr, wp, xt + (size_t)k0 * ldx + b0, (size_t)ldx, kn,
-                           k0 == 0);
-                }
-            }
-            for (int b = 0; b < nb; b++)
-                for (int r = rb; r < re; r++) y[(size_t)(b0 + b) * ldy + (r - r0)] = part[r - rb][b];
-        }
-    }
+        for (int j = 0; j < 4; j++) vst1q_f32(part + (size_t)i * ldp + 4 * j, acc[i][j]);
 }
 
 const geb_kernels geb_kernels_neon_table = {
     .name = "neon",
     .dot = neon_dot,
     .axpy = neon_axpy,
-    .matvec = neon_matvec,
-    .matmul = neon_matmul,
-    .matmul_t = neon_matmul_t,
+    .matvec_f32 = neon_matvec,
+    .tile_f32 = neon_tile,
+    .tile_rows = TR,
+    .tile_b = TB,
 };
 #else
 /* Not an AArch64 build: this file contributes nothing. */

@@ -15,31 +15,23 @@ static void scalar_axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-/* y[r - r0] = W[r,:] . x for the rows r0..r1-1 of the [*, cols] matrix w. */
-static void scalar_matvec(float *y, const float *w, const float *x, int r0, int r1,
+/* y[i] = W[i,:] . x for the n rows of w, ldw bytes apart. */
+static void scalar_matvec(float *y, const uint8_t *w, size_t ldw, const void *x, int n,
                           int cols) {
-    for (int r = r0; r < r1; r++)
-        y[r - r0] = scalar_dot(w + (size_t)r * cols, x, cols);
+    for (int r = 0; r < n; r++) y[r] = scalar_dot((const float *)(w + r * ldw), x, cols);
 }
 
-/* y[b*ldy + r - r0] = W[r,:] . X[b,:] for b < B and r in [r0, r1). */
-static void scalar_matmul(float *y, int ldy, const float *w, const float *x, int B,
-                          int r0, int r1, int cols) {
-    for (int b = 0; b < B; b++)
-        for (int r = r0; r < r1; r++)
-            y[(size_t)b * ldy + (r - r0)] =
-                scalar_dot(w + (size_t)r * cols, x + (size_t)b * cols, cols);
-}
+#define TR 4
+#define TB 16
 
-/* y[b*ldy + r - r0] = sum_k W[r,k] * xt[k*ldx + b]: X given transposed. */
-static void scalar_matmul_t(float *y, int ldy, const float *w, const float *xt, int ldx, int B,
-                            int r0, int r1, int cols) {
-    for (int b = 0; b < B; b++)
-        for (int r = r0; r < r1; r++) {
-            const float *wr = w + (size_t)r * cols;
-            float s = 0.0f;
-            for (int k = 0; k < cols; k++) s += wr[k] * xt[(size_t)k * ldx + b];
-            y[(size_t)b * ldy + (r - r0)] = s;
+/* part[i*ldp + b] (+)= sum_k w[i][k] * xt[k*ldx + b] for i < mr, b < nb. */
+static void scalar_tile(float *part, int ldp, int mr, const float *const *w, const float *xt,
+                        size_t ldx, int kn, int first, int nb) {
+    for (int i = 0; i < mr; i++)
+        for (int b = 0; b < nb; b++) {
+            float s = first ? 0.0f : part[(size_t)i * ldp + b];
+            for (int k = 0; k < kn; k++) s += w[i][k] * xt[(size_t)k * ldx + b];
+            part[(size_t)i * ldp + b] = s;
         }
 }
 
@@ -47,7 +39,8 @@ const geb_kernels geb_kernels_scalar = {
     .name = "scalar",
     .dot = scalar_dot,
     .axpy = scalar_axpy,
-    .matvec = scalar_matvec,
-    .matmul = scalar_matmul,
-    .matmul_t = scalar_matmul_t,
+    .matvec_f32 = scalar_matvec,
+    .tile_f32 = scalar_tile,
+    .tile_rows = TR,
+    .tile_b = TB,
 };

@@ -89,42 +89,47 @@ static int argmax(const float *v, int n) {
 
 static double worst_error;
 
-static void check_model(const char *name, const char *dir, const ref *r, int threads) {
+static void check_model(const char *name, const char *dir, const ref *r, int threads,
+                        const geb_kernels *kt) {
     geb_err err = {{0}};
     geb_pool *pool = geb_pool_create(threads, &err);
     geb_model *m = NULL;
-    CHECK_MSG(pool && geb_model_load(&m, dir, 0, pool, NULL, NULL, &err) == 0, "%s: %s", name, err.msg);
-    if (!m) { geb_pool_free(pool); return; }
+    geb_kv *kv = NULL;
+    geb_model_params mp = {.type = GEB_TYPE_F32, .kernels = kt};
+    CHECK_MSG(pool && geb_model_load(&m, dir, &mp, pool, &err) == 0, "%s: %s", name, err.msg);
+    if (m) CHECK_MSG((kv = geb_model_kv_new(m, 0, &err)) != NULL, "%s", err.msg);
+    if (!kv) { geb_model_free(m); geb_pool_free(pool); return; }
     int V = geb_model_config(m)->vocab;
     CHECK_MSG(V == r->V, "%s: vocab %d vs %d", name, V, r->V);
     float *all = malloc(sizeof(float) * r->n * V), *one = malloc(sizeof(float) * r->n * V);
 
     /* Batched prompt processing, every position's logits. */
-    CHECK_MSG(geb_model_eval(m, r->tokens, r->n, 0, all, 1, &err) == 0, "%s", err.msg);
+    CHECK_MSG(geb_model_eval(m, kv, r->tokens, r->n, 0, all, 1, &err) == 0, "%s", err.msg);
     double e = rel_error(all, r->logits, (size_t)r->n * V);
     CHECK_MSG(e < 1e-4, "%s %s t=%d batched: relative error %.3g", name,
-              geb_kernels_current()->name, threads, e);
+              kt->name, threads, e);
     if (e > worst_error) worst_error = e;
 
     /* Token by token through the KV cache. */
     for (int i = 0; i < r->n; i++)
-        CHECK(geb_model_eval(m, &r->tokens[i], 1, i, one + (size_t)i * V, 0, &err) == 0);
+        CHECK(geb_model_eval(m, kv, &r->tokens[i], 1, i, one + (size_t)i * V, 0, &err) == 0);
     e = rel_error(one, r->logits, (size_t)r->n * V);
     CHECK_MSG(e < 1e-4, "%s %s t=%d decode: relative error %.3g", name,
-              geb_kernels_current()->name, threads, e);
+              kt->name, threads, e);
     if (e > worst_error) worst_error = e;
 
     /* Greedy continuation, exact. */
     int pos = r->n, tok = argmax(one + (size_t)(r->n - 1) * V, V), same = 1;
     for (int i = 0; i < r->m; i++) {
         if (tok != r->greedy[i]) { same = 0; break; }
-        if (geb_model_eval(m, &tok, 1, pos++, one, 0, &err)) { same = 0; break; }
+        if (geb_model_eval(m, kv, &tok, 1, pos++, one, 0, &err)) { same = 0; break; }
         tok = argmax(one, V);
     }
-    CHECK_MSG(same, "%s %s t=%d: greedy continuation differs", name, geb_kernels_current()->name,
+    CHECK_MSG(same, "%s %s t=%d: greedy continuation differs", name, kt->name,
               threads);
     free(all);
     free(one);
+    geb_kv_free(kv);
     geb_model_free(m);
     geb_pool_free(pool);
 }
@@ -134,18 +139,21 @@ static void check_eval_errors(const char *dir) {
     geb_err err = {{0}};
     geb_pool *pool = geb_pool_create(1, &err);
     geb_model *m;
-    if (!pool || geb_model_load(&m, dir, 8, pool, NULL, NULL, &err)) {
+    geb_model_params mp = {.n_ctx = 8};
+    geb_kv *kv = NULL;
+    if (!pool || geb_model_load(&m, dir, &mp, pool, &err) || !(kv = geb_model_kv_new(m, 0, &err))) {
         CHECK_MSG(0, "%s", err.msg);
         geb_pool_free(pool);
         return;
     }
     float *logits = malloc(sizeof(float) * geb_model_config(m)->vocab);
     int32_t bad = geb_model_config(m)->vocab, ok[9] = {0};
-    CHECK(geb_model_eval(m, &bad, 1, 0, logits, 0, &err) == -1 && strstr(err.msg, "outside"));
-    CHECK(geb_model_eval(m, ok, 9, 0, logits, 0, &err) == -1 && strstr(err.msg, "context"));
-    CHECK(geb_model_eval(m, ok, 1, 8, logits, 0, &err) == -1);
-    CHECK(geb_model_eval(m, ok, 8, 0, logits, 0, &err) == 0);
+    CHECK(geb_model_eval(m, kv, &bad, 1, 0, logits, 0, &err) == -1 && strstr(err.msg, "outside"));
+    CHECK(geb_model_eval(m, kv, ok, 9, 0, logits, 0, &err) == -1 && strstr(err.msg, "context"));
+    CHECK(geb_model_eval(m, kv, ok, 1, 8, logits, 0, &err) == -1);
+    CHECK(geb_model_eval(m, kv, ok, 8, 0, logits, 0, &err) == 0);
     free(logits);
+    geb_kv_free(kv);
     geb_model_free(m);
     geb_pool_free(pool);
 }
@@ -199,7 +207,8 @@ static void check_memory_refusal(void) {
     geb_err err = {{0}};
     geb_pool *pool = geb_pool_create(1, &err);
     geb_model *m = NULL;
-    CHECK(geb_model_load(&m, dir, 0, pool, NULL, NULL, &err) == -1);
+    geb_model_params mp = {0};
+    CHECK(geb_model_load(&m, dir, &mp, pool, &err) == -1);
     CHECK_MSG(strstr(err.msg, "model needs") && strstr(err.msg, "available"), "%s", err.msg);
     geb_pool_free(pool);
     remove(path);
@@ -238,10 +247,8 @@ int main(void) {
         for (int k = 0; k < 4; k++) {
             const geb_kernels *kt = geb_kernels_get(isas[k]);
             if (!kt) continue;
-            geb_kernels_use(kt);
-            for (int t = 1; t <= 3; t++) check_model(e->d_name, dir, &r, t);
+            for (int t = 1; t <= 3; t++) check_model(e->d_name, dir, &r, t, kt);
         }
-        geb_kernels_use(geb_kernels_best());
         free_ref(&r);
     }
     if (d) closedir(d);

@@ -14,11 +14,14 @@ int main(void) {
     geb_pool *pool = geb_pool_create(2, &err);
     geb_model *m = NULL;
     geb_tok *tok = NULL;
-    CHECK_MSG(geb_model_load(&m, "models/geb-tiny", 0, pool, NULL, NULL, &err) == 0, "%s", err.msg);
+    geb_kv *kv = NULL;
+    geb_model_params mp = {0};
+    CHECK_MSG(geb_model_load(&m, "models/geb-tiny", &mp, pool, &err) == 0, "%s", err.msg);
+    if (m) CHECK_MSG((kv = geb_model_kv_new(m, 0, &err)) != NULL, "%s", err.msg);
     CHECK_MSG(geb_tok_load(&tok, "models/geb-tiny/tokenizer.model", &err) == 0, "%s", err.msg);
     FILE *f = fopen("tests/data/tiny/greedy_ref.txt", "r");
     CHECK(f != NULL);
-    if (!m || !tok || !f) return TEST_DONE("tiny");
+    if (!m || !kv || !tok || !f) return TEST_DONE("tiny");
     int V = geb_model_config(m)->vocab, cases = 0;
     float *logits = malloc(sizeof(float) * V);
     char line[8192];
@@ -38,7 +41,7 @@ int main(void) {
         int32_t *ids;
         size_t np;
         CHECK(geb_tok_encode(tok, text, n, &ids, &np, &err) == 0);
-        CHECK(geb_model_eval(m, ids, (int)np, 0, logits, 0, &err) == 0);
+        CHECK(geb_model_eval(m, kv, ids, (int)np, 0, logits, 0, &err) == 0);
         int pos = (int)np, step = 0, agree = 1;
         char *end;
         for (long want = strtol(p, &end, 10); end != p; want = strtol(p = end, &end, 10), step++) {
@@ -52,7 +55,7 @@ int main(void) {
                 break;
             }
             int32_t t = best;
-            if (geb_model_eval(m, &t, 1, pos++, logits, 0, &err)) break;
+            if (geb_model_eval(m, kv, &t, 1, pos++, logits, 0, &err)) break;
         }
         CHECK_MSG(agree && step == 32, "greedy continuation %d agrees for %d of 32 steps", cases, step);
         free(ids);
@@ -62,6 +65,7 @@ int main(void) {
     fclose(f);
     free(logits);
     geb_tok_free(tok);
+    geb_kv_free(kv);
     geb_model_free(m);
     geb_pool_free(pool);
     return TEST_DONE("tiny");

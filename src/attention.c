@@ -1,0 +1,76 @@
+/* attention.c - causal GQA attention with an online softmax (attention.h). */
+#include "attention.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define POS_BLOCK 64  /* positions scored at once */
+#define MAX_PART 16   /* query heads per work item: bounds the stack scratch */
+
+typedef struct attn_job {
+    const geb_attn_args *a;
+    int split, per;   /* a group's heads in `split` items of <= `per` heads */
+    atomic_int next;
+} attn_job;
+
+/* Heads h0..h1-1 (all of kv group g) of token b at position t. */
+static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) {
+    const geb_kv *kv = a->kv;
+    int D = kv->head_dim, nh = h1 - h0;
+    const float *q = a->q + ((size_t)b * a->n_heads + h0) * D;
+    float *o = a->out + ((size_t)b * a->n_heads + h0) * D;
+    const float *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
+    float scale = 1.0f / sqrtf((float)D), mx[MAX_PART], sum[MAX_PART], s[MAX_PART][POS_BLOCK];
+    for (int i = 0; i < nh; i++) mx[i] = -INFINITY, sum[i] = 0.0f;
+    memset(o, 0, sizeof(float) * D * nh);
+    for (int u0 = 0; u0 <= t; u0 += POS_BLOCK) {
+        int nu = t + 1 - u0 < POS_BLOCK ? t + 1 - u0 : POS_BLOCK;
+        for (int u = 0; u < nu; u++)
+            for (int i = 0; i < nh; i++)
+                s[i][u] = a->k->dot(q + (size_t)i * D, kc + (size_t)(u0 + u) * D, D) * scale;
+        /* New maximum: rescale what was summed so far, then exponentiate. */
+        for (int i = 0; i < nh; i++) {
+            float m = mx[i];
+            for (int u = 0; u < nu; u++) m = s[i][u] > m ? s[i][u] : m;
+            if (m > mx[i]) {
+                float c = expf(mx[i] - m);
+                sum[i] *= c;
+                for (int d = 0; d < D; d++) o[(size_t)i * D + d] *= c;
+                mx[i] = m;
+            }
+            for (int u = 0; u < nu; u++) sum[i] += s[i][u] = expf(s[i][u] - m);
+        }
+        for (int u = 0; u < nu; u++)
+            for (int i = 0; i < nh; i++)
+                a->k->axpy(o + (size_t)i * D, s[i][u], vc + (size_t)(u0 + u) * D, D);
+    }
+    for (int i = 0; i < nh; i++) {
+        float inv = 1.0f / sum[i];
+        for (int d = 0; d < D; d++) o[(size_t)i * D + d] *= inv;
+    }
+}
+
+static void attn_task(void *p, int ith, int nth) {
+    attn_job *j = p;
+    const geb_attn_args *a = j->a;
+    (void)ith, (void)nth;
+    int nkv = a->kv->n_kv_heads, G = a->n_heads / nkv, per_tok = nkv * j->split, items = a->B * per_tok, i;
+    while ((i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < items) {
+        int b = i / per_tok, g = i % per_tok / j->split, part = i % j->split;
+        int h0 = g * G + part * j->per, h1 = h0 + j->per < (g + 1) * G ? h0 + j->per : (g + 1) * G;
+        if (h0 < h1) attend(a, b, g, h0, h1, a->pos + b);
+    }
+}
+
+void geb_attention(geb_pool *pool, const geb_attn_args *a) {
+    int nkv = a->kv->n_kv_heads, G = a->n_heads / nkv, nth = geb_pool_size(pool), s = 1;
+    /* Split a group's heads only as far as needed to give every thread work
+     * (one token with few kv groups), and into parts of at most MAX_PART. */
+    while (s < G && ((long)a->B * nkv * s < 2L * nth || (G + s - 1) / s > MAX_PART)) s++;
+    attn_job j = {.a = a};
+    j.per = (G + s - 1) / s;
+    j.split = (G + j.per - 1) / j.per;
+    atomic_init(&j.next, 0);
+    geb_pool_run(pool, attn_task, &j);
+}

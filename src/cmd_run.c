@@ -1,0 +1,179 @@
+/* cmd_run.c - `geb run`: a prompt in, its continuation streamed to stdout. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kernels.h"
+
+static void on_sigint(int sig) {
+    (void)sig;
+    geb_interrupted = 1;
+}
+
+/* The prompt text: -f FILE ('-' = stdin), then -p TEXT (joined by a space,
+ * as ollama joins piped input and the prompt); without -p and -f, a stdin
+ * that is not a terminal.  With -p alone stdin is never read, so a loop that
+ * feeds geb from a file keeps its input. */
+static int read_prompt(const geb_opts *o, char **out, size_t *len, geb_err *err) {
+    *out = NULL, *len = 0;
+    if (o->file) {
+        if (geb_read_input(o->file, out, len, err)) return -1;
+    } else if (!o->prompt && !isatty(STDIN_FILENO)) {
+        if (geb_read_input("-", out, len, err)) return -1;
+    }
+    if (o->prompt) {
+        size_t pl = strlen(o->prompt), sep = *len > 0;
+        char *b = realloc(*out, *len + sep + pl + 1);
+        if (!b) return geb_err_set(err, "out of memory");
+        if (sep) b[(*len)++] = ' ';
+        memcpy(b + *len, o->prompt, pl + 1);
+        if (o->escape) pl = geb_unescape(b + *len, pl);
+        *len += pl;
+        *out = b;
+    }
+    if (!*out && !(*out = calloc(1, 1))) return geb_err_set(err, "out of memory");
+    return 0;
+}
+
+/* Prompt ids by the family's BOS rule, fitted into the context: refused if
+ * too long, or with --truncate cut from the left to half the context. */
+static int prompt_ids(const geb_session *s, const geb_opts *o, int32_t **ids, size_t *n,
+                      geb_err *err) {
+    char *text;
+    size_t len;
+    if (read_prompt(o, &text, &len, err)) return -1;
+    const geb_config *c = geb_model_config(s->model);
+    int rc = geb_gen_prompt_ids(s->tok, text, len, c->add_bos, c->bos_id, ids, n, err);
+    free(text);
+    if (rc) return -1;
+    int n_ctx = geb_model_n_ctx(s->model);
+    if (*n >= (size_t)n_ctx) {
+        if (!o->truncate)
+            return geb_err_set(err, "the prompt is %zu tokens but the context holds %d "
+                                    "(use -c to enlarge it or --truncate to keep the end)", *n, n_ctx);
+        size_t keep = (size_t)n_ctx / 2;
+        fprintf(stderr, "geb: --truncate: the prompt is %zu tokens; the first %zu were dropped to "
+                        "fit the context of %d\n", *n, *n - keep, n_ctx);
+        memmove(*ids, *ids + *n - keep, keep * sizeof **ids);
+        *n = keep;
+    }
+    return 0;
+}
+
+/* Sampling: each setting from its flag, else the model's own (transformers'
+ * meaning: do_sample false = greedy, the penalty over the whole context),
+ * else llama.cpp's default.  src[] names where each came from (for -v). */
+static geb_sampler_params pick_sampling(const geb_opts *o, const geb_config *c, const char *src[6]) {
+    geb_sampler_params sp = o->sp;
+    const geb_sampling_defaults *d = &c->sampling;
+    const char *flag = "flag", *model = d->source, *dflt = "default";
+    for (int i = 0; i < 6; i++) src[i] = o->sp_given & (1u << i) ? flag : dflt;
+    if (!d->present) return sp;
+    if (!(o->sp_given & 1)) sp.temp = d->do_sample ? d->temperature : 0.0f, src[0] = model;
+    if (!(o->sp_given & 2)) sp.top_k = d->top_k, src[1] = model;
+    if (!(o->sp_given & 4)) sp.top_p = d->top_p, src[2] = model;
+    if (!(o->sp_given & 8)) sp.min_p = 0.0f, src[3] = model;
+    if (!(o->sp_given & 16)) sp.repeat_penalty = d->repetition_penalty, src[4] = model;
+    if (!(o->sp_given & 32)) sp.repeat_last_n = -1, src[5] = model;
+    return sp;
+}
+
+/* Every id that ends the text: config/generation_config EOS ids, else the
+ * tokenizer's EOS. */
+static void stop_ids(const geb_session *s, geb_gen_params *gp) {
+    const geb_config *c = geb_model_config(s->model);
+    for (int i = 0; i < c->n_eos && gp->n_stop_ids < GEB_MAX_STOP_IDS; i++)
+        gp->stop_ids[gp->n_stop_ids++] = c->eos_ids[i];
+    if (gp->n_stop_ids == 0 && geb_tok_eos_id(s->tok) >= 0)
+        gp->stop_ids[gp->n_stop_ids++] = geb_tok_eos_id(s->tok);
+}
+
+static int emit_stdout(void *ud, const char *s, size_t n) {
+    (void)ud;
+    return geb_out_write(s, n);
+}
+
+static void print_timings(const geb_session *s, const geb_gen_params *gp, const char *src[6],
+                          const geb_gen_stats *st, double total_ms) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const geb_weights *w = geb_model_weights(s->model);
+    size_t bytes = geb_weights_bytes_streamed(w, geb_weights_type(w));
+    const geb_sampler_params *sp = &gp->sp;
+    fprintf(stderr, "geb: sampling: temp %g (%s), top-k %d (%s), top-p %g (%s), min-p %g (%s), "
+                    "repeat-penalty %g (%s) over %d (%s)\n",
+            sp->temp, src[0], sp->top_k, src[1], sp->top_p, src[2], sp->min_p, src[3],
+            sp->repeat_penalty, src[4], sp->repeat_last_n, src[5]);
+    fprintf(stderr, "geb:        load time = %10.2f ms\n", s->load_ms);
+    fprintf(stderr, "geb: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)\n",
+            st->pp_ms, st->n_prompt_eval, st->n_prompt_eval ? st->pp_ms / st->n_prompt_eval : 0,
+            st->pp_ms > 0 ? 1e3 * st->n_prompt_eval / st->pp_ms : 0);
+    fprintf(stderr, "geb:        eval time = %10.2f ms / %5d runs   (%8.2f ms per token, %8.2f tokens per second)\n",
+            st->tg_ms, st->n_eval, st->n_eval ? st->tg_ms / st->n_eval : 0,
+            st->tg_ms > 0 ? 1e3 * st->n_eval / st->tg_ms : 0);
+    fprintf(stderr, "geb:       total time = %10.2f ms / %5d tokens\n", total_ms, st->n_prompt_eval + st->n_eval);
+    double gbs = st->tg_ms > 0 ? bytes * (double)st->n_eval / (st->tg_ms * 1e6) : 0;
+    fprintf(stderr, "geb:        bandwidth = %10.2f GB/s (%.3f GB of %s weights per token)\n", gbs,
+            bytes / 1e9, geb_type_traits_of(geb_weights_type(w))->name);
+    /* ru_maxrss is in KiB on Linux; MB here are 10^6 bytes like GB above. */
+    fprintf(stderr, "geb:         peak rss = %10.2f MB\n", ru.ru_maxrss * 1024.0 / 1e6);
+    fprintf(stderr, "geb:          threads = %d (%s kernels)\n", geb_pool_size(s->pool),
+            geb_model_kernels(s->model)->name);
+    fprintf(stderr, "geb:             seed = %llu\n", (unsigned long long)sp->seed);
+}
+
+int geb_cmd_run(const geb_opts *o, geb_err *err) {
+    double t_start = geb_now_ms();
+    geb_session s;
+    int32_t *ids = NULL;
+    size_t n_prompt = 0;
+    geb_kv *kv = NULL;
+    int rc = 1;
+    if (geb_session_load(&s, o, o->n_ctx, err)) goto done;
+    int n_ctx = geb_model_n_ctx(s.model);
+    if (prompt_ids(&s, o, &ids, &n_prompt, err)) goto done;
+    int32_t *hist = realloc(ids, sizeof *ids * n_ctx);
+    if (!hist) { geb_err_set(err, "out of memory"); goto done; }
+    ids = hist;
+    if (!(kv = geb_model_kv_new(s.model, n_ctx, err))) goto done;
+    geb_gen_params gp = geb_gen_defaults();
+    const char *src[6];
+    gp.sp = pick_sampling(o, geb_model_config(s.model), src);
+    if (!o->have_seed) gp.sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    gp.n_predict = o->n_predict;
+    gp.n_stops = o->n_stops;
+    memcpy(gp.stops, o->stops, sizeof o->stops);
+    gp.ignore_eos = o->ignore_eos;
+    gp.interrupt = &geb_interrupted;
+    stop_ids(&s, &gp);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigaction(SIGINT, &sa, NULL);
+
+    int closed = 0;
+    if (o->echo) {
+        size_t len;
+        char *txt = geb_tok_decode(s.tok, ids, n_prompt, &len);
+        closed = !txt || geb_out_write(txt, len);
+        free(txt);
+    }
+    geb_gen_stats st = {0};
+    if (!closed && geb_generate(s.model, kv, s.tok, ids, (int)n_prompt, 0, &gp, emit_stdout, NULL, &st, err))
+        goto done;
+    closed = closed || st.end == GEB_GEN_CLOSED;
+    if (!closed && isatty(STDOUT_FILENO)) geb_out_write("\n", 1);
+    if (st.end == GEB_GEN_CONTEXT)
+        fprintf(stderr, "geb: the context of %d tokens is full; generation stopped\n", n_ctx);
+    if (o->verbose) print_timings(&s, &gp, src, &st, geb_now_ms() - t_start);
+    rc = st.end == GEB_GEN_INTERRUPT ? 130 : 0;
+done:
+    geb_kv_free(kv);
+    free(ids);
+    geb_session_free(&s);
+    return rc;
+}

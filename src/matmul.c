@@ -1,0 +1,252 @@
+/* matmul.c - the threaded driver loops over the per-ISA row kernels and
+ * tiles (see matmul.h).  These loops are written once for every table. */
+#include "matmul.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RB 48   /* rows per block of GEMM partial sums (a multiple of every tile_rows) */
+#define KC 2048 /* k per GEMM block: 64 tokens x 2048 x 4 B = 512 KB of xt, L2-sized */
+
+struct geb_mm {
+    const geb_kernels *k;
+    int max_cols, max_batch;
+    uint8_t *xq;   /* activations in the kernels' type: max_batch rows of max_cols F32 */
+    float *xt;     /* transposed activations for the F32 GEMM: [max_cols, ldx] */
+};
+
+geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *err) {
+    geb_mm *mm = calloc(1, sizeof *mm);
+    size_t ldx = ((size_t)max_batch + 15) / 16 * 16;
+    size_t xq = ((size_t)max_batch * max_cols * sizeof(float) + 63) / 64 * 64;
+    size_t xt = (ldx * max_cols * sizeof(float) + 63) / 64 * 64;
+    if (mm) {
+        mm->xq = aligned_alloc(64, xq);
+        mm->xt = aligned_alloc(64, xt);
+    }
+    if (!mm || !mm->xq || !mm->xt) {
+        geb_mm_free(mm);
+        geb_err_set(err, "out of memory for product scratch");
+        return NULL;
+    }
+    mm->k = k, mm->max_cols = max_cols, mm->max_batch = max_batch;
+    return mm;
+}
+
+void geb_mm_free(geb_mm *mm) {
+    if (!mm) return;
+    free(mm->xq);
+    free(mm->xt);
+    free(mm);
+}
+
+const geb_kernels *geb_mm_kernels(const geb_mm *mm) { return mm->k; }
+void geb_mm_set_kernels(geb_mm *mm, const geb_kernels *k) { mm->k = k; }
+
+int geb_mm_supports(const geb_kernels *k, geb_type t) {
+    return t < GEB_TYPE_COUNT && k->typed[t].matvec != NULL;
+}
+
+/* ---- the shared row space ------------------------------------------------ */
+
+typedef struct prod_job {
+    const geb_kernels *k;
+    const geb_prod *p;
+    int n;
+    const void *x;     /* converted activations: B rows of ldxq bytes */
+    size_t ldxq;
+    const float *xf;   /* F32 activations [B, cols] (for the transpose) */
+    float *xt;         /* transposed F32 activations [cols, ldx] */
+    int ldx;
+    int B, cols;
+    int chunk;         /* rows per job */
+    int njobs;
+    _Atomic int next;  /* next job to hand out */
+} prod_job;
+
+/* Counts the row chunks of all products. */
+static int count_chunks(const geb_prod *p, int n, int chunk) {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += (p[i].m->rows + chunk - 1) / chunk;
+    return total;
+}
+
+/* Hands out the next row chunk: its product and rows [*r0, *r1), or NULL
+ * when every chunk has been taken. */
+static const geb_prod *take_chunk(prod_job *j, int *r0, int *r1) {
+    int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if (c >= j->njobs) return NULL;
+    for (int i = 0; i < j->n; i++) {
+        int rows = j->p[i].m->rows, nc = (rows + j->chunk - 1) / j->chunk;
+        if (c < nc) {
+            *r0 = c * j->chunk;
+            *r1 = *r0 + j->chunk < rows ? *r0 + j->chunk : rows;
+            return &j->p[i];
+        }
+        c -= nc;
+    }
+    return NULL; /* unreachable: njobs counts exactly these chunks */
+}
+
+static void run_jobs(geb_pool *pool, prod_job *j, geb_task_fn fn) {
+    j->njobs = count_chunks(j->p, j->n, j->chunk);
+    atomic_init(&j->next, 0);
+    if (j->njobs > 0) geb_pool_run(pool, fn, j);
+}
+
+/* Converts B rows of F32 activations to the kernels' type t (a no-op for
+ * F32: the rows are used where they are). */
+static const void *convert_x(geb_mm *mm, geb_type t, const float *x, int B, int cols,
+                             size_t *ld) {
+    if (t == GEB_TYPE_F32) {
+        *ld = (size_t)cols * sizeof(float);
+        return x;
+    }
+    const geb_type_traits *tr = geb_type_traits_of(t);
+    *ld = geb_type_row_bytes(t, cols);
+    for (int b = 0; b < B; b++) tr->from_f32(mm->xq + (size_t)b * *ld, x + (size_t)b * cols, cols);
+    return mm->xq;
+}
+
+/* ---- matrix-vector ------------------------------------------------------- */
+
+static void matvec_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    (void)ith, (void)nth;
+    const geb_prod *p;
+    int r0, r1;
+    while ((p = take_chunk(j, &r0, &r1))) {
+        const geb_mat *m = p->m;
+        j->k->typed[m->type].matvec(p->y + r0, m->w + (size_t)r0 * m->ldw, m->ldw, j->x, r1 - r0,
+                                    j->cols);
+    }
+}
+
+/* Rows per matvec chunk: about 1 MB of weights, a multiple of 4 rows, and
+ * small enough that every thread gets 8 chunks of each product to balance
+ * load.  Larger chunks mean longer sequential streams and fewer hand-offs
+ * through the shared counter: 1 MB read 5-10% faster than 64 KB with two
+ * threads on the development machine (tools/kbench.c), no slower with one. */
+static int matvec_chunk(const geb_prod *p, int n, int nth) {
+    long total = 0;
+    for (int i = 0; i < n; i++) total += p[i].m->rows;
+    long rows = (1024L * 1024) / (long)(p[0].m->ldw ? p[0].m->ldw : 1);
+    long cap = total / (8L * nth);
+    if (rows > cap) rows = cap;
+    rows &= ~3L;
+    return rows < 4 ? 4 : (int)rows;
+}
+
+void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x) {
+    if (n <= 0) return;
+    int cols = p[0].m->cols;
+    geb_type t = p[0].m->type;
+    prod_job j = {.k = mm->k, .p = p, .n = n, .B = 1, .cols = cols};
+    j.x = convert_x(mm, mm->k->typed[t].vec_x, x, 1, cols, &j.ldxq);
+    j.chunk = matvec_chunk(p, n, geb_pool_size(pool));
+    run_jobs(pool, &j, matvec_task);
+}
+
+/* ---- matrix-matrix ------------------------------------------------------- */
+
+/* Pool task: thread ith writes xt[k*ldx + b] = x[b*cols + k] for its share of
+ * k, 16 columns at a time: each token's 16 values are one contiguous read and
+ * land in 16 rows of xt that stay in L1; lanes B..ldx-1 get 0. */
+static void transpose_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    int per = (j->cols + nth - 1) / nth;
+    int k0 = ith * per, k1 = k0 + per < j->cols ? k0 + per : j->cols;
+    size_t ldx = (size_t)j->ldx;
+    for (int kb = k0; kb < k1; kb += 16) {
+        int kn = k1 - kb < 16 ? k1 - kb : 16;
+        float *dst = j->xt + (size_t)kb * ldx;
+        for (int b = 0; b < j->B; b++) {
+            const float *src = j->xf + (size_t)b * j->cols + kb;
+            for (int i = 0; i < kn; i++) dst[(size_t)i * ldx + b] = src[i];
+        }
+        for (int i = 0; i < kn; i++)
+            for (int b = j->B; b < j->ldx; b++) dst[(size_t)i * ldx + b] = 0.0f;
+    }
+}
+
+/* Y[b, r0..r1) = W[r0..r1) X[b] for F32 weights on transposed activations:
+ * token blocks of tile_b, RB rows of partial sums on the stack, KC-column
+ * blocks, register tiles of tile_rows rows from the ISA table. */
+static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, int ldx, int B,
+                     int r0, int r1, int cols) {
+    const geb_mat *m = p->m;
+    int tr = k->tile_rows, tb = k->tile_b;
+    size_t ld = m->ldw / sizeof(float), ldy = (size_t)m->rows;
+    const float *w = (const float *)m->w;
+    float part[RB * GEB_TILE_MAX_B];
+    for (int b0 = 0; b0 < B; b0 += tb) {
+        int nb = B - b0 < tb ? B - b0 : tb;
+        for (int rb = r0; rb < r1; rb += RB) {
+            int re = r1 - rb < RB ? r1 : rb + RB;
+            for (int k0 = 0; k0 < cols; k0 += KC) {
+                int kn = cols - k0 < KC ? cols - k0 : KC;
+                for (int r = rb; r < re; r += tr) {
+                    int mr = re - r < tr ? re - r : tr;
+                    const float *wp[GEB_TILE_MAX_ROWS];
+                    for (int i = 0; i < tr; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ld + k0;
+                    k->tile_f32(part + (size_t)(r - rb) * tb, tb, mr, wp, xt + (size_t)k0 * ldx + b0,
+                                (size_t)ldx, kn, k0 == 0, nb);
+                }
+            }
+            /* Partial sums are [row][token]; Y is [token][row]. */
+            for (int b = 0; b < nb; b++)
+                for (int r = rb; r < re; r++)
+                    p->y[(size_t)(b0 + b) * ldy + r] = part[(size_t)(r - rb) * tb + b];
+        }
+    }
+}
+
+static void matmul_f32_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    (void)ith, (void)nth;
+    const geb_prod *p;
+    int r0, r1;
+    while ((p = take_chunk(j, &r0, &r1))) gemm_f32(j->k, p, j->xt, j->ldx, j->B, r0, r1, j->cols);
+}
+
+/* Other types: the ISA's batched row kernel, or one matvec per token where
+ * a table has none. */
+static void matmul_typed_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    (void)ith, (void)nth;
+    const geb_prod *p;
+    int r0, r1;
+    while ((p = take_chunk(j, &r0, &r1))) {
+        const geb_mat *m = p->m;
+        const geb_type_kernels *tk = &j->k->typed[m->type];
+        const uint8_t *w = m->w + (size_t)r0 * m->ldw;
+        if (tk->matmul) {
+            tk->matmul(p->y + r0, (size_t)m->rows, w, m->ldw, j->x, j->ldxq, j->B, r1 - r0, j->cols);
+            continue;
+        }
+        for (int b = 0; b < j->B; b++)
+            tk->matvec(p->y + (size_t)b * m->rows + r0, w, m->ldw,
+                       (const uint8_t *)j->x + (size_t)b * j->ldxq, r1 - r0, j->cols);
+    }
+}
+
+void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x, int B) {
+    if (n <= 0 || B <= 0) return;
+    int cols = p[0].m->cols;
+    geb_type t = p[0].m->type;
+    const geb_type_kernels *tk = &mm->k->typed[t];
+    prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
+    if (t == GEB_TYPE_F32) {
+        j.xt = mm->xt;
+        j.ldx = (B + 15) / 16 * 16;
+        geb_pool_run(pool, transpose_task, &j);
+        j.chunk = RB; /* ~40 jobs per GEB-1.3B matrix */
+        run_jobs(pool, &j, matmul_f32_task);
+        return;
+    }
+    geb_type xt = tk->matmul ? tk->mat_x : tk->vec_x;
+    j.x = convert_x(mm, xt, x, B, cols, &j.ldxq);
+    j.chunk = 32;
+    run_jobs(pool, &j, matmul_typed_task);
+}
