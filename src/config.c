@@ -313,7 +313,6 @@ int geb_config_parse(geb_config *c, const char *text, size_t len, const char *ge
     if (llama ? parse_llama(c, root, err) : parse_glm(c, root, err)) goto done;
     if (bool_key(c, root, "tie_word_embeddings", llama, &c->tied, err)) goto done;
     note_neutral(c, root);
-    note_unread(c, root);
     /* Optional side files: a broken one is ignored, as transformers would
      * fail only on the keys it reads; geb reads few. */
     if (gen && !(g = geb_json_parse(gen, gen_len, NULL))) g = NULL;
@@ -322,6 +321,12 @@ int geb_config_parse(geb_config *c, const char *text, size_t len, const char *ge
     if (!(g && read_ids(c, g, 1))) read_ids(c, root, 1);
     if (!(g && read_sampling(&c->sampling, g, "generation_config.json")))
         read_sampling(&c->sampling, root, "config.json");
+    if (c->sampling.present && strcmp(c->sampling.source, "config.json") == 0) {
+        static const char *const keys[] = {"do_sample", "temperature", "top_k", "top_p", "repetition_penalty"};
+        for (int i = 0; i < 5; i++)
+            if (c->sampling.given & (1u << i)) note(c, keys[i], "sampling default (a flag overrides it)");
+    }
+    note_unread(c, root);
     c->add_bos = c->arch->add_bos;
     if (t && c->add_bos && get_bool(t, "add_bos_token", 1) == 0) c->add_bos = 0;
     rc = 0;
