@@ -311,7 +311,7 @@ int geb_config_parse(geb_config *c, const char *text, size_t len, const char *ge
         goto done;
     int llama = strcmp(c->arch->dialect, "llama") == 0;
     if (llama ? parse_llama(c, root, err) : parse_glm(c, root, err)) goto done;
-    if (bool_key(c, root, "tie_word_embeddings", llama, &c->tied, err)) goto done;
+    if (bool_key(c, root, "tie_word_embeddings", 0, &c->tied, err)) goto done;
     note_neutral(c, root);
     /* Optional side files: a broken one is ignored, as transformers would
      * fail only on the keys it reads; geb reads few. */
