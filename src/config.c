@@ -129,8 +129,8 @@ static int parse_shapes(geb_config *c, const geb_json *root, geb_err *err) {
     if (get_int(c, root, k_seq, &c->seq_len, 0, 1 << 22, err)) return -1;
     c->norm_eps = 1e-5f;
     double eps = 0;
-    int r = num_key(root, "layernorm_epsilon", 0, 1, &eps, err);
-    if (r == 0) r = num_key(root, "rms_norm_eps", 0, 1, &eps, err);
+    int r = num_key(root, "layernorm_epsilon", 1e-30, 1, &eps, err);
+    if (r == 0) r = num_key(root, "rms_norm_eps", 1e-30, 1, &eps, err);
     if (r < 0) return -1;
     if (r) c->norm_eps = (float)eps, note(c, "norm epsilon", "%g", eps);
     return 0;
