@@ -35,6 +35,7 @@ typedef struct geb_opts {
     int n_stops;
     int ignore_eos, echo, escape, verbose, truncate, pieces;
     geb_type types[GEB_MAX_TYPES]; /* -w (bench: a list) */
+    geb_type kv_k, kv_v;   /* -ctk, -ctv */
     int n_types;
     /* bench */
     int bench_p, bench_n, bench_r;

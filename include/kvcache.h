@@ -14,26 +14,32 @@
 #define GEB_KVCACHE_H
 
 #include "common.h"
+#include "types.h"
 
 typedef struct geb_kv {
     int n_layers, n_kv_heads, n_ctx, head_dim;
-    float *k;      /* (L, NKV, n_ctx, D) */
-    float *v;      /* (L, NKV, n_ctx, D) */
-    size_t bytes;  /* of each of k and v */
+    geb_type type_k, type_v; /* F32, F16 or BF16 (-ctk / -ctv) */
+    size_t row_k, row_v;     /* bytes of one head's row */
+    uint8_t *k;    /* (L, NKV, n_ctx, D) */
+    uint8_t *v;    /* (L, NKV, n_ctx, D) */
+    size_t bytes_k, bytes_v;
 } geb_kv;
 
-geb_kv *geb_kv_new(int n_layers, int n_kv_heads, int n_ctx, int head_dim, geb_err *err);
+/* A cache with keys of type_k and values of type_v (F32, F16 or BF16). */
+geb_kv *geb_kv_new(int n_layers, int n_kv_heads, int n_ctx, int head_dim, geb_type type_k,
+                   geb_type type_v, geb_err *err);
 void geb_kv_free(geb_kv *kv);
 
 /* Bytes a cache of these dimensions takes (both K and V). */
-size_t geb_kv_bytes(int n_layers, int n_kv_heads, int n_ctx, int head_dim);
+size_t geb_kv_bytes(int n_layers, int n_kv_heads, int n_ctx, int head_dim, geb_type type_k,
+                    geb_type type_v);
 
 /* The row of keys (or values) of layer l, kv head g, position p. */
-static inline float *geb_kv_k(const geb_kv *kv, int l, int g, int p) {
-    return kv->k + (((size_t)l * kv->n_kv_heads + g) * kv->n_ctx + p) * kv->head_dim;
+static inline uint8_t *geb_kv_k(const geb_kv *kv, int l, int g, int p) {
+    return kv->k + (((size_t)l * kv->n_kv_heads + g) * kv->n_ctx + p) * kv->row_k;
 }
-static inline float *geb_kv_v(const geb_kv *kv, int l, int g, int p) {
-    return kv->v + (((size_t)l * kv->n_kv_heads + g) * kv->n_ctx + p) * kv->head_dim;
+static inline uint8_t *geb_kv_v(const geb_kv *kv, int l, int g, int p) {
+    return kv->v + (((size_t)l * kv->n_kv_heads + g) * kv->n_ctx + p) * kv->row_v;
 }
 
 #endif

@@ -36,6 +36,7 @@ typedef struct geb_model_params {
     int n_ctx;             /* longest sequence (RoPE tables, cache size); <= 0: seq_length */
     geb_type type;         /* in-memory type of the projections */
     const geb_kernels *kernels; /* NULL: the best this CPU runs (or GEB_KERNEL) */
+    geb_type kv_k, kv_v;   /* KV cache element types: F32 (0, the default), F16 or BF16 */
     geb_progress_fn progress;
     void *ud;
 } geb_model_params;

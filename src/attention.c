@@ -1,12 +1,15 @@
 /* attention.c - causal GQA attention with an online softmax (attention.h). */
 #include "attention.h"
 
+#include "types.h"
+
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #define POS_BLOCK 64  /* positions scored at once */
 #define MAX_PART 16   /* query heads per work item: bounds the stack scratch */
+#define MAX_HEAD_DIM 4096 /* config.c refuses larger heads */
 
 typedef struct attn_job {
     const geb_attn_args *a;
@@ -14,21 +17,42 @@ typedef struct attn_job {
     atomic_int next;
 } attn_job;
 
+/* s[u] = q . K[u0 + u] for nu positions, in whatever type K is held. */
+static void scores(const geb_attn_args *a, float *s, const float *q, const uint8_t *kc, int u0,
+                   int nu, float *tmp) {
+    const geb_kv *kv = a->kv;
+    const geb_type_kernels *tk = &a->k->typed[kv->type_k];
+    int D = kv->head_dim;
+    const uint8_t *k0 = kc + (size_t)u0 * kv->row_k;
+    if (tk->matvec && tk->vec_x == GEB_TYPE_F32) {
+        tk->matvec(s, k0, kv->row_k, q, nu, D);
+        return;
+    }
+    const geb_type_traits *tr = geb_type_traits_of(kv->type_k);
+    for (int u = 0; u < nu; u++) {
+        tr->to_f32(tmp, k0 + (size_t)u * kv->row_k, D);
+        s[u] = a->k->dot(q, tmp, D);
+    }
+}
+
 /* Heads h0..h1-1 (all of kv group g) of token b at position t. */
 static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) {
     const geb_kv *kv = a->kv;
     int D = kv->head_dim, nh = h1 - h0;
     const float *q = a->q + ((size_t)b * a->n_heads + h0) * D;
     float *o = a->out + ((size_t)b * a->n_heads + h0) * D;
-    const float *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
+    const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
+    const geb_type_traits *vt = geb_type_traits_of(kv->type_v);
     float scale = 1.0f / sqrtf((float)D), mx[MAX_PART], sum[MAX_PART], s[MAX_PART][POS_BLOCK];
+    float row[MAX_HEAD_DIM];
     for (int i = 0; i < nh; i++) mx[i] = -INFINITY, sum[i] = 0.0f;
     memset(o, 0, sizeof(float) * D * nh);
     for (int u0 = 0; u0 <= t; u0 += POS_BLOCK) {
         int nu = t + 1 - u0 < POS_BLOCK ? t + 1 - u0 : POS_BLOCK;
-        for (int u = 0; u < nu; u++)
-            for (int i = 0; i < nh; i++)
-                s[i][u] = a->k->dot(q + (size_t)i * D, kc + (size_t)(u0 + u) * D, D) * scale;
+        for (int i = 0; i < nh; i++) {
+            scores(a, s[i], q + (size_t)i * D, kc, u0, nu, row);
+            for (int u = 0; u < nu; u++) s[i][u] *= scale;
+        }
         /* New maximum: rescale what was summed so far, then exponentiate. */
         for (int i = 0; i < nh; i++) {
             float m = mx[i];
@@ -41,9 +65,12 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
             }
             for (int u = 0; u < nu; u++) sum[i] += s[i][u] = expf(s[i][u] - m);
         }
-        for (int u = 0; u < nu; u++)
-            for (int i = 0; i < nh; i++)
-                a->k->axpy(o + (size_t)i * D, s[i][u], vc + (size_t)(u0 + u) * D, D);
+        for (int u = 0; u < nu; u++) {
+            const uint8_t *vr = vc + (size_t)(u0 + u) * kv->row_v;
+            const float *v = (const float *)vr;
+            if (kv->type_v != GEB_TYPE_F32) vt->to_f32(row, vr, D), v = row;
+            for (int i = 0; i < nh; i++) a->k->axpy(o + (size_t)i * D, s[i][u], v, D);
+        }
     }
     for (int i = 0; i < nh; i++) {
         float inv = 1.0f / sum[i];

@@ -137,7 +137,8 @@ int geb_session_load(geb_session *s, const geb_opts *o, int n_ctx, geb_err *err)
         geb_modeldir_tokenizer(s->dir, tpath, sizeof tpath, err) || geb_tok_load(&s->tok, tpath, err))
         return -1;
     if (!(s->pool = geb_pool_create(geb_cli_threads(o->threads), err))) return -1;
-    geb_model_params mp = {.n_ctx = n_ctx, .type = o->n_types ? o->types[0] : GEB_TYPE_F32};
+    geb_model_params mp = {.n_ctx = n_ctx, .type = o->n_types ? o->types[0] : GEB_TYPE_F32,
+                           .kv_k = o->kv_k, .kv_v = o->kv_v};
     if (isatty(STDERR_FILENO)) mp.progress = progress_bar;
     if (geb_model_load(&s->model, s->dir, &mp, s->pool, err)) return -1;
     int seq = geb_model_config(s->model)->seq_len;

@@ -161,7 +161,9 @@ static void print_row(bench_ctx *b, const char *model, geb_type t, int threads, 
         for (int r = 0; r < reps; r++) geb_out_printf("%s%.4f", r ? ", " : "", b->ts[r]);
         geb_out_printf("]");
         if (ng) geb_out_printf(", \"weights_gbs\": %.4f, \"read_bw_gbs\": %.4f", gbs, bw);
-        geb_out_printf(", \"load_ms\": %.1f}", b->load_ms);
+        geb_out_printf(", \"type_k\": \"%s\", \"type_v\": \"%s\", \"load_ms\": %.1f}",
+                       geb_type_traits_of(b->kv->type_k)->name, geb_type_traits_of(b->kv->type_v)->name,
+                       b->load_ms);
     } else {
         double v = (double)bytes;
         char size[32];
@@ -224,7 +226,7 @@ int geb_cmd_bench(const geb_opts *o, geb_err *err) {
         geb_out_printf("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     }
     for (int ti = 0; ti < ntypes; ti++) {
-        geb_model_params mp = {.n_ctx = ctx, .type = types[ti]};
+        geb_model_params mp = {.n_ctx = ctx, .type = types[ti], .kv_k = o->kv_k, .kv_v = o->kv_v};
         double t0 = geb_now_ms();
         if (geb_model_load(&b.m, dir, &mp, pool, err)) goto done;
         b.load_ms = geb_now_ms() - t0;

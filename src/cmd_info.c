@@ -46,7 +46,7 @@ static void print_family(const geb_config *c) {
 
 static void print_memory(const geb_weights *w, const geb_config *c, int n_ctx) {
     char b1[32], b2[32], b3[32];
-    size_t kv = geb_kv_bytes(c->n_layers, c->n_kv_heads, n_ctx, c->head_dim);
+    size_t kv = geb_kv_bytes(c->n_layers, c->n_kv_heads, n_ctx, c->head_dim, GEB_TYPE_F32, GEB_TYPE_F32);
     geb_out_printf("params:      %lld (%.3f B)\n", (long long)geb_weights_params(w),
                    geb_weights_params(w) / 1e9);
     geb_out_printf("memory:      KV cache %s for %d tokens; weights by -w type:\n", human(kv, b1, sizeof b1), n_ctx);

@@ -39,6 +39,7 @@ static void usage(FILE *f) {
         "  -t, --threads N        threads (default: physical cores)\n"
         "  -c, --ctx-size N       context length (default and 0: the model's)\n"
         "  -w, --weights TYPE     weights in memory: f32 (default), bf16, f16, q8_0, q4_0\n"
+        "  -ctk, -ctv TYPE        KV cache keys / values: f32 (default), f16, bf16\n"
         "  -s, --seed N           random seed (default and -1: random)\n"
         "      --temp F           temperature (0 = greedy)          } default: the model's own\n"
         "      --top-k N          top-k sampling (0 = off)          } settings from\n"
@@ -135,6 +136,14 @@ static int parse_common(geb_opts *o, const char *a, const char *v, int *i, geb_e
         if (parse_int(a, v, 0, 1 << 22, &o->n_ctx, err)) return -1;
         if (o->n_ctx == 1) return geb_err_set(err, "%s expects 0 (the model's) or at least 2", a);
     } else if (IS("-w", "--weights")) { ARG(); if (parse_types(o, v, bench, err)) return -1; }
+    else if (IS("-ctk", "--cache-type-k") || IS("-ctv", "--cache-type-v")) {
+        geb_type t;
+        ARG();
+        if (geb_type_from_name(v, &t) || (t != GEB_TYPE_F32 && t != GEB_TYPE_F16 && t != GEB_TYPE_BF16))
+            return geb_err_set(err, "%s expects f32, f16 or bf16, got '%s'", a, v);
+        if (IS("-ctk", "--cache-type-k")) o->kv_k = t;
+        else o->kv_v = t;
+    }
     else if (IS("-s", "--seed")) {
         ARG();
         char *end;

@@ -43,6 +43,7 @@ struct geb_model {
     float *scratch;      /* one block holding every geb_state buffer */
     size_t scratch_bytes;
     const volatile sig_atomic_t *interrupt;
+    geb_type kv_k, kv_v;  /* element types of the caches made by geb_model_kv_new */
 };
 
 /* ------------------------------------------------------------------ load */
@@ -93,7 +94,8 @@ static int alloc_state(geb_model *m, geb_err *err) {
 static int check_memory(const geb_model *m, geb_err *err) {
     const geb_config *c = &m->cfg;
     size_t held = geb_weights_bytes_held(m->w, geb_weights_type(m->w));
-    size_t kv = geb_kv_bytes(c->n_layers, c->n_kv_heads, m->n_ctx, c->head_dim), avail = mem_available();
+    size_t kv = geb_kv_bytes(c->n_layers, c->n_kv_heads, m->n_ctx, c->head_dim, m->kv_k, m->kv_v),
+           avail = mem_available();
     if (avail && held + kv > avail)
         return geb_err_set(err, "model needs %.2f GB (weights %.2f GB + KV cache %.2f GB) but only "
                                 "%.2f GB of memory is available",
@@ -125,6 +127,7 @@ int geb_model_load(geb_model **out, const char *dir, const geb_model_params *p, 
     geb_model *m = calloc(1, sizeof *m);
     if (!m) return geb_err_set(err, "out of memory");
     m->pool = pool;
+    m->kv_k = p->kv_k, m->kv_v = p->kv_v;
     const geb_kernels *k = p->kernels ? p->kernels : geb_kernels_best(err);
     if (!k || geb_config_load(&m->cfg, dir, err)) goto fail;
     m->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->cfg.seq_len;
@@ -165,7 +168,7 @@ void geb_model_set_interrupt(geb_model *m, const volatile sig_atomic_t *flag) { 
 geb_kv *geb_model_kv_new(const geb_model *m, int n_ctx, geb_err *err) {
     const geb_config *c = &m->cfg;
     if (n_ctx <= 0 || n_ctx > m->n_ctx) n_ctx = m->n_ctx;
-    return geb_kv_new(c->n_layers, c->n_kv_heads, n_ctx, c->head_dim, err);
+    return geb_kv_new(c->n_layers, c->n_kv_heads, n_ctx, c->head_dim, m->kv_k, m->kv_v, err);
 }
 
 /* --------------------------------------------------------------- forward */
@@ -213,6 +216,12 @@ static void project(geb_model *m, const geb_mat *const *w, float *const *y, int 
 #define W(l, r) geb_weights_mat(m->w, (l), (r))
 #define V(l, r) geb_weights_vec(m->w, (l), (r))
 
+/* One head's row into the cache, rounded to the cache's type. */
+static void kv_store(geb_type t, uint8_t *dst, const float *src, int D) {
+    if (t == GEB_TYPE_F32) memcpy(dst, src, sizeof(float) * D);
+    else geb_type_traits_of(t)->from_f32(dst, src, D);
+}
+
 /* Q, K, V with biases and RoPE for B tokens at pos..; K and V go to the
  * cache. */
 static void qkv(geb_model *m, geb_kv *kv, int l, int B, int pos) {
@@ -232,8 +241,8 @@ static void qkv(geb_model *m, geb_kv *kv, int l, int B, int pos) {
         for (int h = 0; h < c->n_heads; h++) rope(q + h * D, cs, sn, c->n_rot, c->arch->rope);
         for (int g = 0; g < c->n_kv_heads; g++) {
             rope(k + g * D, cs, sn, c->n_rot, c->arch->rope);
-            memcpy(geb_kv_k(kv, l, g, p), k + g * D, sizeof(float) * D);
-            memcpy(geb_kv_v(kv, l, g, p), v + g * D, sizeof(float) * D);
+            kv_store(kv->type_k, geb_kv_k(kv, l, g, p), k + g * D, D);
+            kv_store(kv->type_v, geb_kv_v(kv, l, g, p), v + g * D, D);
         }
     }
 }
