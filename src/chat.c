@@ -70,6 +70,7 @@ static const chat_lit kGlm3User[] = {SP("<|user|>"), TX("\n"), {L_SHOWN, " ", NU
                                      {L_BREAK, "", NULL}, END};
 static const chat_lit kGlm3Asst[] = {SP("<|assistant|>"), TX("\n"), {L_SHOWN, " ", NULL},
                                      {L_BREAK, "", NULL}, END};
+static const chat_lit kGlm3End[] = {{L_BREAK, "", NULL}, END}; /* content: its own encode */
 static const chat_lit kGlm3Gen[] = {SP("<|assistant|>"), END};
 
 /* ChatGLM2: [gMASK] sop + "[Round i]\n\n问：{q}\n\n答：{a}\n\n" as one
@@ -108,7 +109,7 @@ static const chat_lit kBnEnd[] = {SP("<|eot_id|>"), END};
 
 static const geb_chat_template kTemplates[] = {
     {"chatglm3", ENC_GLM, 0, kGlmPrefix,
-     {kGlm3Sys, kGlm3User, kGlm3Asst}, {kNone, kNone, kNone}, kGlm3Gen,
+     {kGlm3Sys, kGlm3User, kGlm3Asst}, {kGlm3End, kGlm3End, kGlm3End}, kGlm3Gen,
      {"<|user|>", "<|observation|>", NULL}},
     {"chatglm2", ENC_GLM, F_ALTERNATE, kGlmPrefix,
      {kNone, kGlm2User, kNone}, {kGlm2Para, kGlm2UserEnd, kGlm2Para}, kNone,
