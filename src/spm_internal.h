@@ -84,6 +84,13 @@ typedef struct {
     uint8_t type;   /* TOK_* */
 } tok_piece;
 
+/* A special token of the Python glue (or of tokenizer_config.json): its id
+ * (usually past the piece table) and its name, NUL-terminated. */
+typedef struct {
+    int32_t id;
+    char *name;
+} tok_special;
+
 struct geb_tok {
     uint8_t *buf; /* copy of the model file; piece strings point into it */
     size_t len;
@@ -109,6 +116,8 @@ struct geb_tok {
     int32_t byte_id[256];       /* id of "<0xNN>" as PieceToId gives it */
     int16_t *piece_byte;        /* byte value of BYTE pieces, else -1 */
     int32_t *decode_id;         /* PieceToId(IdToPiece(id)) */
+    tok_special *special;       /* special-token table (src/special.c) */
+    size_t n_special, cap_special;
 };
 
 /* spm_util.c */
@@ -131,6 +140,6 @@ int32_t spm_piece_to_id(const geb_tok *t, const uint8_t *s, size_t n);
 
 /* spm_norm.c */
 void spm_normalize(const geb_tok *t, const tok_norm *ns, int use_user, int ws_suffix,
-                   const uint8_t *s, size_t n, tok_buf *o);
+                   int no_dummy, const uint8_t *s, size_t n, tok_buf *o);
 
 #endif

@@ -80,10 +80,11 @@ static void add_ws(tok_buf *o, const tok_norm *ns) {
 
 /* The library's Normalizer::Normalize: charsmap rules, then whitespace
  * handling (drop leading, trailing and repeated spaces if
- * remove_extra_whitespaces; dummy prefix, or suffix when ws_suffix; spaces
- * escaped as U+2581).  Writes the normalized text to o. */
+ * remove_extra_whitespaces; dummy prefix, or suffix when ws_suffix, unless
+ * `no_dummy` asks for the model's behaviour with add_dummy_prefix false;
+ * spaces escaped as U+2581).  Writes the normalized text to o. */
 void spm_normalize(const geb_tok *t, const tok_norm *ns, int use_user, int ws_suffix,
-                      const uint8_t *s, size_t n, tok_buf *o) {
+                   int no_dummy, const uint8_t *s, size_t n, tok_buf *o) {
     const uint8_t *rep;
     size_t rep_len;
     o->n = 0;
@@ -98,7 +99,7 @@ void spm_normalize(const geb_tok *t, const tok_norm *ns, int use_user, int ws_su
     }
     if (!n) return;
     spm_buf_reserve(o, n * 3);
-    if (!ws_suffix && ns->add_dummy_prefix) add_ws(o, ns);
+    if (!ws_suffix && ns->add_dummy_prefix && !no_dummy) add_ws(o, ns);
     int prev_space = ns->remove_extra_whitespaces;
     while (n) {
         size_t c = normalize_prefix(t, ns, use_user, s, n, &rep, &rep_len);
@@ -122,5 +123,5 @@ void spm_normalize(const geb_tok *t, const tok_norm *ns, int use_user, int ws_su
         size_t k = ns->escape_whitespaces ? 3 : 1;
         while (!o->failed && o->n >= k && memcmp(o->p + o->n - k, sp, k) == 0) o->n -= k;
     }
-    if (ws_suffix && ns->add_dummy_prefix) add_ws(o, ns);
+    if (ws_suffix && ns->add_dummy_prefix && !no_dummy) add_ws(o, ns);
 }

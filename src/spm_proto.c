@@ -403,6 +403,8 @@ void geb_tok_free(geb_tok *t) {
     free(t->str_off);
     free(t->piece_byte);
     free(t->decode_id);
+    for (size_t i = 0; i < t->n_special; i++) free(t->special[i].name);
+    free(t->special);
     free(t->buf);
     free(t);
 }
@@ -413,6 +415,9 @@ int geb_tok_eos_id(const geb_tok *t) { return t->eos_id; }
 int geb_tok_unk_id(const geb_tok *t) { return t->unk_id; }
 
 const char *geb_tok_piece(const geb_tok *t, int32_t id) {
-    if (id < 0 || id >= t->n_pieces) return "";
+    if (id < 0 || id >= t->n_pieces) {
+        const char *name = geb_tok_special_name(t, id);
+        return name ? name : "";
+    }
     return t->strs + t->str_off[id];
 }

@@ -49,7 +49,8 @@ static void segs_add(tok_segs *s, uint32_t start, uint32_t len, int32_t id) {
  * double, as the library computes it), unused pieces are skipped, and a
  * character with no single-character piece gets an unknown node scored
  * min_score - 10.  Ties keep the earlier candidate. */
-static int encode_unigram(const geb_tok *t, const uint8_t *s, size_t n, tok_segs *out) {
+static int encode_unigram(const geb_tok *t, const uint8_t *s, size_t n, int no_user,
+                          tok_segs *out) {
     typedef struct {
         int32_t id;
         int32_t from; /* -1 = unset */
@@ -71,6 +72,7 @@ static int encode_unigram(const geb_tok *t, const uint8_t *s, size_t n, tok_segs
             if (nd < 0) break;
             int32_t id = t->vocab_trie.val[nd];
             if (id < 0 || t->pieces[id].type == TOK_UNUSED) continue;
+            if (no_user && t->pieces[id].type == TOK_USER_DEFINED) continue;
             size_t length = k + 1 - pos;
             double score = t->pieces[id].type == TOK_USER_DEFINED
                                ? (double)((float)length * t->max_score) - 0.1
@@ -175,8 +177,16 @@ typedef struct {
     bpe_sym *sym;
     bpe_heap heap;
     tok_map rev;      /* merged unused piece -> left length (last wins) */
+    int no_user;      /* GEB_TOK_ENC_NO_USER: user-defined pieces act as unused */
     int failed;
 } bpe_state;
+
+/* True if piece id is merged and then split back (the library's unused
+ * pieces; user-defined ones too under GEB_TOK_ENC_NO_USER). */
+static int bpe_unused(const bpe_state *b, int32_t id) {
+    int type = b->t->pieces[id].type;
+    return type == TOK_UNUSED || (b->no_user && type == TOK_USER_DEFINED);
+}
 
 /* The library's MaybeAddNewSymbolPair: queues (left, right) if their
  * concatenation is a piece in the normal map; remembers how unused pieces
@@ -189,7 +199,7 @@ static void bpe_try_pair(bpe_state *b, int32_t left, int32_t right) {
     if (id < 0) return;
     bpe_pair pr = {b->t->pieces[id].score, left, right, size};
     if (heap_push(&b->heap, pr) != 0) b->failed = 1;
-    if (b->t->pieces[id].type == TOK_UNUSED &&
+    if (bpe_unused(b, id) &&
         spm_map_put(&b->rev, p, size, (int32_t)b->sym[left].len) != 0)
         b->failed = 1;
 }
@@ -203,7 +213,7 @@ static int bpe_emit(bpe_state *b, uint32_t start, uint32_t len, tok_segs *out) {
     for (;;) {
         int32_t id = spm_piece_to_id(b->t, b->s + start, len);
         int32_t left = -1;
-        if (id >= 0 && b->t->pieces[id].type == TOK_UNUSED)
+        if (id >= 0 && bpe_unused(b, id))
             left = spm_map_get(&b->rev, b->s + start, len);
         if (left > 0 && (uint32_t)left < len) {
             if (n + 2 > cap) {
@@ -274,14 +284,18 @@ static void bpe_merge_run(bpe_state *b, int32_t first, int32_t last, tok_segs *o
  * we run one small heap per run, which keeps the heap in cache (several
  * times faster on long texts) and gives the same ids.  Models with unused
  * pieces keep the single heap: their split-back table is shared. */
-static int encode_bpe(const geb_tok *t, const uint8_t *s, size_t n, tok_segs *out) {
-    bpe_state b = {t, s, NULL, {0}, {0}, 0};
+static int encode_bpe(const geb_tok *t, const uint8_t *s, size_t n, int no_user,
+                      tok_segs *out) {
+    bpe_state b = {t, s, NULL, {0}, {0}, no_user, 0};
+    /* with user pieces demoted to unused, their split-back table is shared
+     * and they may hold interior markers: one heap, as the library runs */
+    int split_ws = t->bpe_split_ws && !(no_user && t->has_user);
     if (!n) return 0;
     b.sym = malloc(n * sizeof *b.sym);
     if (!b.sym) return -1;
     int32_t count = 0;
     for (size_t pos = 0; pos < n;) {
-        size_t m = t->has_user ? spm_trie_longest(&t->user_trie, s + pos, n - pos) : 0;
+        size_t m = t->has_user && !no_user ? spm_trie_longest(&t->user_trie, s + pos, n - pos) : 0;
         bpe_sym *y = &b.sym[count];
         y->freeze = m > 0;
         if (!m) {
@@ -296,7 +310,7 @@ static int encode_bpe(const geb_tok *t, const uint8_t *s, size_t n, tok_segs *ou
         count++;
     }
     int32_t first = 0;
-    for (int32_t i = 1; i < count && t->bpe_split_ws && !b.failed; i++)
+    for (int32_t i = 1; i < count && split_ws && !b.failed; i++)
         if (bpe_segment_starts(t, s, b.sym, i)) {
             bpe_merge_run(&b, first, i - 1, out);
             first = i;
@@ -313,18 +327,25 @@ static int encode_bpe(const geb_tok *t, const uint8_t *s, size_t n, tok_segs *ou
 
 int geb_tok_encode(const geb_tok *t, const char *text, size_t len, int32_t **ids,
                    size_t *n, geb_err *err) {
+    return geb_tok_encode_ex(t, text, len, 0, ids, n, err);
+}
+
+int geb_tok_encode_ex(const geb_tok *t, const char *text, size_t len, unsigned flags,
+                      int32_t **ids, size_t *n, geb_err *err) {
     tok_buf norm = {0};
     tok_segs segs = {0};
+    int no_user = (flags & GEB_TOK_ENC_NO_USER) != 0;
     *ids = NULL;
     *n = 0;
     if (len > GEB_TOK_MAX_INPUT) return geb_err_set(err, "tokenizer: input too long");
-    spm_normalize(t, &t->norm, 1, t->ws_suffix, (const uint8_t *)text, len, &norm);
+    spm_normalize(t, &t->norm, !no_user, t->ws_suffix, (flags & GEB_TOK_ENC_NO_DUMMY_PREFIX) != 0,
+                  (const uint8_t *)text, len, &norm);
     if (norm.failed || norm.n > 0x7FFFFFF0u) {
         free(norm.p);
         return geb_err_set(err, "tokenizer: out of memory");
     }
-    int rc = t->model_type == TOK_MODEL_BPE ? encode_bpe(t, norm.p, norm.n, &segs)
-                                            : encode_unigram(t, norm.p, norm.n, &segs);
+    int rc = t->model_type == TOK_MODEL_BPE ? encode_bpe(t, norm.p, norm.n, no_user, &segs)
+                                            : encode_unigram(t, norm.p, norm.n, no_user, &segs);
     /* at most one id per normalized byte (byte fallback) */
     int32_t *v = rc == 0 ? malloc((norm.n + 1) * sizeof *v) : NULL;
     if (!v) {
@@ -453,7 +474,7 @@ static void dec_push(geb_tok_stream *d, int32_t id) {
 static char *denormalize(const geb_tok *t, tok_buf *text, size_t *len) {
     if (t->denorm.present && t->denorm.cm.n_units && !text->failed) {
         tok_buf o = {0};
-        spm_normalize(t, &t->denorm, 0, 0, text->p, text->n, &o);
+        spm_normalize(t, &t->denorm, 0, 0, 0, text->p, text->n, &o);
         free(text->p);
         *text = o;
     }

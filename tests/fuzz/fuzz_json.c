@@ -3,9 +3,12 @@
  * Besides "no crash, no leak, no sanitizer report", every accepted document
  * must satisfy the tree's invariants and survive a round trip: the tree is
  * written back as JSON, parsed again, and must compare equal.  A violation
- * aborts, so libFuzzer reports it like a crash.
+ * aborts, so libFuzzer reports it like a crash.  Each accepted document is
+ * also read as a tokenizer_config.json (chat_template, added_tokens_decoder).
  */
+#include "chat.h"
 #include "json.h"
+#include "special.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +143,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const geb_json *m = geb_json_get(root, root->keys[i]);
             REQUIRE(m != NULL && m >= &root->items[i]);
         }
+    /* The same document read as a tokenizer_config.json (src/chat.c,
+     * src/special.c): chat_template and added_tokens_decoder. */
+    char *tmpl;
+    size_t tlen;
+    if (geb_chat_parse_config((const char *)data, size, &tmpl, &tlen, &err) == 0 && tmpl) {
+        REQUIRE(tmpl[tlen] == 0);
+        char why[256];
+        geb_chat_detect(tmpl, tlen, why, sizeof why);
+        free(tmpl);
+    }
+    geb_special_list l;
+    if (geb_special_parse_added(root, &l, &err) == 1) {
+        for (size_t i = 1; i < l.n; i++) REQUIRE(l.ids[i - 1] <= l.ids[i]);
+        geb_special_list_free(&l);
+    }
     geb_json_free(again);
     geb_json_free(root);
     free(o.p);
