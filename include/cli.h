@@ -41,6 +41,9 @@ typedef struct geb_opts {
     int bench_p, bench_n, bench_r;
     const char *bench_t;   /* -t LIST */
     const char *bench_d;   /* -d LIST: tokens already in the cache */
+    int chat;              /* --chat (run, tokenize) */
+    const char *chat_template; /* --chat-template NAME */
+    const char *system;    /* -sys, --system-prompt TEXT */
     int json;              /* -o json */
 } geb_opts;
 
@@ -53,10 +56,19 @@ typedef struct geb_session {
     geb_model *model;
     geb_tok *tok;
     double load_ms;
+    char specials_why[256]; /* where the special-token names came from */
 } geb_session;
 
 int geb_session_load(geb_session *s, const geb_opts *o, int n_ctx, geb_err *err);
 void geb_session_free(geb_session *s);
+
+/* Fills tok's special-token table for the family of c from dir (the glue
+ * code's list, tokenizer_config.json, else the family's default order). */
+int geb_cli_specials(geb_tok *tok, const char *dir, const geb_config *c, char *why, size_t cap,
+                     geb_err *err);
+/* Reads dir's config and settles its family from the checkpoint's tensor
+ * names, without loading any weights. */
+int geb_cli_arch(const char *dir, geb_config *c, geb_err *err);
 
 /* Threads for o->threads with the one warning geb prints when it caps. */
 int geb_cli_threads(int requested);
@@ -74,7 +86,16 @@ int geb_read_input(const char *path, char **buf, size_t *len, geb_err *err);
 /* Turns C-style escapes into characters in place; returns the new length. */
 size_t geb_unescape(char *s, size_t n);
 
+/* Generation settings for a session: sampling (flags, else the model's own,
+ * else llama.cpp's defaults; src[i] names where setting i came from, may be
+ * NULL), seed, -n, -r, stop ids. */
+int geb_cli_gen_params(const geb_opts *o, const geb_session *s, geb_gen_params *gp,
+                       const char *src[6]);
+
 int geb_cmd_run(const geb_opts *o, geb_err *err);
+int geb_cmd_run_chat(const geb_opts *o, geb_err *err);
+int geb_cmd_tokenize_chat(const geb_opts *o, geb_err *err);
+int geb_cmd_chat(const geb_opts *o, geb_err *err);
 int geb_cmd_tokenize(const geb_opts *o, geb_err *err);
 int geb_cmd_info(const geb_opts *o, geb_err *err);
 int geb_cmd_perplexity(const geb_opts *o, geb_err *err);

@@ -49,6 +49,7 @@ typedef enum geb_gen_end {
 
 typedef struct geb_gen_stats {
     int n_prompt_eval;   /* prompt tokens evaluated (not counting cached ones) */
+    int prefilled;       /* the whole prompt is in the cache */
     int n_gen;           /* tokens generated (appended to ids) */
     int n_eval;          /* single-token evaluations */
     double pp_ms, tg_ms;

@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "special.h"
+#include "weights.h"
 
 volatile sig_atomic_t geb_interrupted;
 
@@ -111,6 +114,49 @@ size_t geb_unescape(char *s, size_t n) {
     return w;
 }
 
+/* Sampling: each setting from its flag, else the model's own (transformers'
+ * meaning: do_sample false = greedy, the penalty over the whole context),
+ * else llama.cpp's default.  src[] names where each came from (for -v). */
+static geb_sampler_params pick_sampling(const geb_opts *o, const geb_config *c, const char *src[6]) {
+    geb_sampler_params sp = o->sp;
+    const geb_sampling_defaults *d = &c->sampling;
+    const char *flag = "flag", *model = d->source, *dflt = "default";
+    for (int i = 0; i < 6; i++) src[i] = o->sp_given & (1u << i) ? flag : dflt;
+    if (!d->present) return sp;
+    if (!(o->sp_given & 1)) sp.temp = d->do_sample ? d->temperature : 0.0f, src[0] = model;
+    if (!(o->sp_given & 2)) sp.top_k = d->top_k, src[1] = model;
+    if (!(o->sp_given & 4)) sp.top_p = d->top_p, src[2] = model;
+    if (!(o->sp_given & 8)) sp.min_p = 0.0f, src[3] = model;
+    if (!(o->sp_given & 16)) sp.repeat_penalty = d->repetition_penalty, src[4] = model;
+    if (!(o->sp_given & 32)) sp.repeat_last_n = -1, src[5] = model;
+    return sp;
+}
+
+/* Every id that ends the text: config/generation_config EOS ids, else the
+ * tokenizer's EOS. */
+static void stop_ids(const geb_session *s, geb_gen_params *gp) {
+    const geb_config *c = geb_model_config(s->model);
+    for (int i = 0; i < c->n_eos && gp->n_stop_ids < GEB_MAX_STOP_IDS; i++)
+        gp->stop_ids[gp->n_stop_ids++] = c->eos_ids[i];
+    if (gp->n_stop_ids == 0 && geb_tok_eos_id(s->tok) >= 0)
+        gp->stop_ids[gp->n_stop_ids++] = geb_tok_eos_id(s->tok);
+}
+
+int geb_cli_gen_params(const geb_opts *o, const geb_session *s, geb_gen_params *gp,
+                       const char *src[6]) {
+    const char *ignored[6];
+    *gp = geb_gen_defaults();
+    gp->sp = pick_sampling(o, geb_model_config(s->model), src ? src : ignored);
+    if (!o->have_seed) gp->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    gp->n_predict = o->n_predict;
+    gp->n_stops = o->n_stops;
+    memcpy(gp->stops, o->stops, sizeof o->stops);
+    gp->ignore_eos = o->ignore_eos;
+    gp->interrupt = &geb_interrupted;
+    stop_ids(s, gp);
+    return 0;
+}
+
 /* ---- loading ------------------------------------------------------------- */
 
 static void progress_bar(void *ud, double frac) {
@@ -121,6 +167,24 @@ static void progress_bar(void *ud, double frac) {
     fprintf(stderr, "] %3d%%", (int)(frac * 100 + 0.5));
     if (frac >= 1) fprintf(stderr, "\r%*s\r", w + 16, "");
     fflush(stderr);
+}
+
+int geb_cli_specials(geb_tok *tok, const char *dir, const geb_config *c, char *why, size_t cap,
+                     geb_err *err) {
+    size_t n = 0;
+    const char *const *d = c->arch->specials;
+    while (d && d[n]) n++;
+    return geb_special_load(tok, dir, c->vocab, d, n, why, cap, err);
+}
+
+int geb_cli_arch(const char *dir, geb_config *c, geb_err *err) {
+    geb_st *st = NULL;
+    geb_weights *w = NULL;
+    int rc = geb_config_load(c, dir, err) || geb_st_open(&st, dir, err) ||
+             geb_weights_open(&w, c, st, GEB_TYPE_F32, err);
+    geb_weights_free(w);
+    if (st) geb_st_close(st);
+    return rc ? -1 : 0;
 }
 
 int geb_cli_threads(int requested) {
@@ -141,6 +205,8 @@ int geb_session_load(geb_session *s, const geb_opts *o, int n_ctx, geb_err *err)
                            .kv_k = o->kv_k, .kv_v = o->kv_v};
     if (isatty(STDERR_FILENO)) mp.progress = progress_bar;
     if (geb_model_load(&s->model, s->dir, &mp, s->pool, err)) return -1;
+    const geb_config *c = geb_model_config(s->model);
+    if (geb_cli_specials(s->tok, s->dir, c, s->specials_why, sizeof s->specials_why, err)) return -1;
     int seq = geb_model_config(s->model)->seq_len;
     if (n_ctx > seq)
         fprintf(stderr, "geb: warning: -c %d is longer than the %d tokens the model was trained on\n",

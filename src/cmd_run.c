@@ -63,34 +63,6 @@ static int prompt_ids(const geb_session *s, const geb_opts *o, int32_t **ids, si
     return 0;
 }
 
-/* Sampling: each setting from its flag, else the model's own (transformers'
- * meaning: do_sample false = greedy, the penalty over the whole context),
- * else llama.cpp's default.  src[] names where each came from (for -v). */
-static geb_sampler_params pick_sampling(const geb_opts *o, const geb_config *c, const char *src[6]) {
-    geb_sampler_params sp = o->sp;
-    const geb_sampling_defaults *d = &c->sampling;
-    const char *flag = "flag", *model = d->source, *dflt = "default";
-    for (int i = 0; i < 6; i++) src[i] = o->sp_given & (1u << i) ? flag : dflt;
-    if (!d->present) return sp;
-    if (!(o->sp_given & 1)) sp.temp = d->do_sample ? d->temperature : 0.0f, src[0] = model;
-    if (!(o->sp_given & 2)) sp.top_k = d->top_k, src[1] = model;
-    if (!(o->sp_given & 4)) sp.top_p = d->top_p, src[2] = model;
-    if (!(o->sp_given & 8)) sp.min_p = 0.0f, src[3] = model;
-    if (!(o->sp_given & 16)) sp.repeat_penalty = d->repetition_penalty, src[4] = model;
-    if (!(o->sp_given & 32)) sp.repeat_last_n = -1, src[5] = model;
-    return sp;
-}
-
-/* Every id that ends the text: config/generation_config EOS ids, else the
- * tokenizer's EOS. */
-static void stop_ids(const geb_session *s, geb_gen_params *gp) {
-    const geb_config *c = geb_model_config(s->model);
-    for (int i = 0; i < c->n_eos && gp->n_stop_ids < GEB_MAX_STOP_IDS; i++)
-        gp->stop_ids[gp->n_stop_ids++] = c->eos_ids[i];
-    if (gp->n_stop_ids == 0 && geb_tok_eos_id(s->tok) >= 0)
-        gp->stop_ids[gp->n_stop_ids++] = geb_tok_eos_id(s->tok);
-}
-
 static int emit_stdout(void *ud, const char *s, size_t n) {
     (void)ud;
     return geb_out_write(s, n);
@@ -139,16 +111,9 @@ int geb_cmd_run(const geb_opts *o, geb_err *err) {
     if (!hist) { geb_err_set(err, "out of memory"); goto done; }
     ids = hist;
     if (!(kv = geb_model_kv_new(s.model, n_ctx, err))) goto done;
-    geb_gen_params gp = geb_gen_defaults();
+    geb_gen_params gp;
     const char *src[6];
-    gp.sp = pick_sampling(o, geb_model_config(s.model), src);
-    if (!o->have_seed) gp.sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    gp.n_predict = o->n_predict;
-    gp.n_stops = o->n_stops;
-    memcpy(gp.stops, o->stops, sizeof o->stops);
-    gp.ignore_eos = o->ignore_eos;
-    gp.interrupt = &geb_interrupted;
-    stop_ids(&s, &gp);
+    geb_cli_gen_params(o, &s, &gp, src);
 
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;

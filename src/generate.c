@@ -151,6 +151,7 @@ int geb_generate(geb_model *m, geb_kv *kv, const geb_tok *tok, int32_t *ids, int
         goto done;
     }
     st->pp_ms = geb_now_ms() - t0;
+    st->prefilled = 1;
     if (decode_loop(&g, ids, n_prompt, err)) goto done;
     if (st->end != GEB_GEN_CLOSED && st->end != GEB_GEN_STOP_STRING) {
         size_t len;

@@ -28,6 +28,7 @@ static void usage(FILE *f) {
         "       geb perplexity -m DIR -f FILE [-c N]\n"
         "       geb bench -m DIR [-p 512] [-n 128] [-r 5] [-t 1,2] [-d 0,4096] [-w f32,bf16] [-o md|json]\n"
         "       geb info -m DIR\n"
+        "       geb chat -m DIR [-sys TEXT]      talk with the model (its own chat format)\n"
         "\n"
         "options:\n"
         "  -m, --model DIR        model folder (config.json, weights, tokenizer) or a file in it;\n"
@@ -53,6 +54,11 @@ static void usage(FILE *f) {
         "  -e, --escape           turn \\n, \\t, \\\\, \\\", \\xHH in -p text into characters\n"
         "      --truncate         keep the end of a prompt longer than the context\n"
         "      --pieces           (tokenize) print pieces instead of ids\n"
+        "      --chat             (run, tokenize) the prompt is one user message in the model's\n"
+        "                         chat format; stdout carries only the reply\n"
+        "      --chat-template N  chatglm3, chatglm2, zephyr, llama2, chatml or bitnet (default:\n"
+        "                         tokenizer_config.json's chat_template, else the family's)\n"
+        "  -sys, --system-prompt TEXT  system message for --chat and chat\n"
         "  -b, --batch-size N     accepted (geb evaluates prompts in batches of 64)\n"
         "  -ngl, --n-gpu-layers N accepted (geb runs on the CPU)\n"
         "      --no-mmap, --mlock accepted (see README)\n"
@@ -173,6 +179,9 @@ static int parse_common(geb_opts *o, const char *a, const char *v, int *i, geb_e
     else if (IS("-v", "--verbose")) o->verbose = 1;
     else if (IS("--truncate", NULL)) o->truncate = 1;
     else if (IS("--pieces", NULL)) o->pieces = 1;
+    else if (IS("--chat", "-cnv")) o->chat = 1;
+    else if (IS("--chat-template", NULL)) { ARG(); o->chat_template = v; }
+    else if (IS("-sys", "--system-prompt")) { ARG(); o->system = v; }
     else return 0;
     return 1;
 }
@@ -215,7 +224,7 @@ static int parse_opts(geb_opts *o, int argc, char **argv, geb_err *err) {
     o->sp = geb_sampler_defaults();
     o->bench_p = 512, o->bench_n = 128, o->bench_r = 5;
     int i = 1;
-    static const char *const cmds[] = {"run", "tokenize", "perplexity", "bench", "info", NULL};
+    static const char *const cmds[] = {"run", "tokenize", "perplexity", "bench", "info", "chat", NULL};
     if (argc > 1)
         for (int c = 0; cmds[c]; c++)
             if (strcmp(argv[1], cmds[c]) == 0) o->cmd = cmds[c], i = 2;
@@ -253,11 +262,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     int rc;
-    if (strcmp(o.cmd, "tokenize") == 0) rc = geb_cmd_tokenize(&o, &err);
+    if (strcmp(o.cmd, "tokenize") == 0) rc = o.chat ? geb_cmd_tokenize_chat(&o, &err) : geb_cmd_tokenize(&o, &err);
+    else if (strcmp(o.cmd, "chat") == 0) rc = geb_cmd_chat(&o, &err);
     else if (strcmp(o.cmd, "info") == 0) rc = geb_cmd_info(&o, &err);
     else if (strcmp(o.cmd, "perplexity") == 0) rc = geb_cmd_perplexity(&o, &err);
     else if (strcmp(o.cmd, "bench") == 0) rc = geb_cmd_bench(&o, &err);
-    else rc = geb_cmd_run(&o, &err);
+    else rc = o.chat ? geb_cmd_run_chat(&o, &err) : geb_cmd_run(&o, &err);
     if (rc != 130 && rc != 2 && geb_out_close(rc ? NULL : &err)) rc = 1;
     if (rc && rc != 130 && err.msg[0]) fprintf(stderr, "geb: %s\n", err.msg);
     return rc;
