@@ -31,6 +31,8 @@ ARCH := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(ARCH)))
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+ISA_avx512_vnni = $(ISA_avx512) -mavx512vnni
+ISA_avx512_bf16 = $(ISA_avx512) -mavx512bf16
 endif
 
 .PHONY: all run test asan check fixtures bench fuzz clean neon
@@ -44,6 +46,10 @@ $(BUILD)/geb: $(BUILD)/main.o $(LIB_OBJS)
 
 $(BUILD)/kernels_avx2.o: EXTRA = $(ISA_avx2)
 $(BUILD)/kernels_avx512.o: EXTRA = $(ISA_avx512)
+$(BUILD)/qk_avx2.o: EXTRA = $(ISA_avx2)
+$(BUILD)/qk_avx512.o: EXTRA = $(ISA_avx512)
+$(BUILD)/qk_avx512_vnni.o: EXTRA = $(ISA_avx512_vnni)
+$(BUILD)/qk_avx512_bf16.o: EXTRA = $(ISA_avx512_bf16)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(EXTRA) $(CFLAGS) -c -o $@ $<
