@@ -84,8 +84,11 @@ static void fill(const variant *v, geb_type_kernels tab[GEB_TYPE_COUNT]) {
     for (int t = 0; t < GEB_TYPE_COUNT; t++) {
         if (t == GEB_TYPE_F32) continue;
         tab[t] = v->base->k[t];
-        for (int i = 0; i < v->nover; i++)
-            if (v->over[i]->k[t].matvec) tab[t] = v->over[i]->k[t];
+        for (int i = 0; i < v->nover; i++) {
+            const geb_type_kernels *o = &v->over[i]->k[t];
+            if (o->matvec) tab[t].vec_x = o->vec_x, tab[t].matvec = o->matvec;
+            if (o->matmul) tab[t].mat_x = o->mat_x, tab[t].matmul = o->matmul;
+        }
     }
 }
 

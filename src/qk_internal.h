@@ -1,8 +1,8 @@
 /* qk_internal.h - what the per-ISA kernel files of qk.h export to qk.c.
  * A table wraps the per-type array so a weak reference to it can be tested
  * for presence (a file compiled without its ISA flags defines nothing).  In
- * an overlay table (a variant), an entry with matvec == NULL keeps the base
- * table's kernels for that type. */
+ * an overlay table (a variant), a NULL matvec keeps the base table's matvec
+ * and vec_x for that type, a NULL matmul its matmul and mat_x. */
 #ifndef GEB_QK_INTERNAL_H
 #define GEB_QK_INTERNAL_H
 
