@@ -60,6 +60,11 @@ $(BUILD)/test_%.o: tests/test_%.c | $(BUILD)
 $(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# test_types also runs the VNNI kernels with vpdpbusd emulated in AVX2.
+$(BUILD)/test_types: $(BUILD)/qk_vnni_emu.o
+$(BUILD)/qk_vnni_emu.o: tests/qk_vnni_emu.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(ISA_avx2) -Isrc $(CFLAGS) -c -o $@ $<
+
 $(BUILD):
 	mkdir -p $@
 

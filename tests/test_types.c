@@ -24,6 +24,7 @@
 #include <float.h>
 #include <stdlib.h>
 
+#include "../src/qk_internal.h"
 #include "qk.h"
 #include "test.h"
 #include "types.h"
@@ -318,6 +319,10 @@ static void check_kernel(const char *var, geb_type wt, const geb_type_kernels *k
     nchecks++;
 }
 
+/* The VNNI kernels with vpdpbusd emulated (tests/qk_vnni_emu.c); weak so
+ * that builds without it (AArch64) link. */
+extern const geb_qk_table geb_qk_test_vnni_emu __attribute__((weak));
+
 static const int FCOLS[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000, 4099};
 static const int QCOLS[] = {32, 64, 96, 160, 224, 256, 288, 1024, 2080, 4096};
 static const int ROWS[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33};
@@ -368,6 +373,14 @@ static void check_variants(void) {
         printf("types: %s: %d kernel checks\n", *v, nchecks - before);
         strncat(tested, *v, sizeof tested - strlen(tested) - 2);
         strcat(tested, ",");
+    }
+    /* Not a variant of qk.c, but the same code as avx512+vnni's Q8_0/Q4_0. */
+    if (&geb_qk_test_vnni_emu && geb_kernels_get("avx2")) {
+        printf("types: testing vnni-emulated (qk_avx512_vnni.c's code, vpdpbusd in AVX2)\n");
+        int before = nchecks;
+        for (int t = GEB_TYPE_Q8_0; t <= GEB_TYPE_Q4_0; t++)
+            check_type("vnni-emulated", (geb_type)t, &geb_qk_test_vnni_emu.k[t], &ref[t]);
+        printf("types: vnni-emulated: %d kernel checks\n", nchecks - before);
     }
     const char *expect = getenv("GEB_TEST_EXPECT_QK");
     if (expect && *expect) {
