@@ -34,6 +34,9 @@ ISA_avx512 = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
 ISA_avx512_vnni = $(ISA_avx512) -mavx512vnni
 ISA_avx512_bf16 = $(ISA_avx512) -mavx512bf16
 endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+ISA_neon_dot = -march=armv8.2-a+dotprod
+endif
 
 .PHONY: all run test asan check fixtures bench fuzz clean neon
 all: geb
@@ -50,6 +53,7 @@ $(BUILD)/qk_avx2.o: EXTRA = $(ISA_avx2)
 $(BUILD)/qk_avx512.o: EXTRA = $(ISA_avx512)
 $(BUILD)/qk_avx512_vnni.o: EXTRA = $(ISA_avx512_vnni)
 $(BUILD)/qk_avx512_bf16.o: EXTRA = $(ISA_avx512_bf16)
+$(BUILD)/qk_neon_dot.o: EXTRA = $(ISA_neon_dot)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(EXTRA) $(CFLAGS) -c -o $@ $<

@@ -319,8 +319,8 @@ static void check_kernel(const char *var, geb_type wt, const geb_type_kernels *k
     nchecks++;
 }
 
-/* The VNNI kernels with vpdpbusd emulated (tests/qk_vnni_emu.c); weak so
- * that builds without it (AArch64) link. */
+/* qk_x86.h as the AVX-512 files build it, on AVX2 with vpdpbusd emulated
+ * (tests/qk_vnni_emu.c); weak so that builds without it (AArch64) link. */
 extern const geb_qk_table geb_qk_test_vnni_emu __attribute__((weak));
 
 static const int FCOLS[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000, 4099};
@@ -374,12 +374,14 @@ static void check_variants(void) {
         strncat(tested, *v, sizeof tested - strlen(tested) - 2);
         strcat(tested, ",");
     }
-    /* Not a variant of qk.c, but the same code as avx512+vnni's Q8_0/Q4_0. */
+    /* Not a variant of qk.c: avx512+vnni's Q8_0/Q4_0 code and avx512's tile
+     * shapes on AVX2 vectors. */
     if (&geb_qk_test_vnni_emu && geb_kernels_get("avx2")) {
-        printf("types: testing vnni-emulated (qk_avx512_vnni.c's code, vpdpbusd in AVX2)\n");
+        printf("types: testing vnni-emulated (AVX-512 tiles and VNNI arithmetic on AVX2)\n");
         int before = nchecks;
-        for (int t = GEB_TYPE_Q8_0; t <= GEB_TYPE_Q4_0; t++)
-            check_type("vnni-emulated", (geb_type)t, &geb_qk_test_vnni_emu.k[t], &ref[t]);
+        for (int t = 0; t < GEB_TYPE_COUNT; t++)
+            if (t != GEB_TYPE_F32)
+                check_type("vnni-emulated", (geb_type)t, &geb_qk_test_vnni_emu.k[t], &ref[t]);
         printf("types: vnni-emulated: %d kernel checks\n", nchecks - before);
     }
     const char *expect = getenv("GEB_TEST_EXPECT_QK");
