@@ -31,6 +31,11 @@ ARCH := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(ARCH)))
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+ISA_avx512_vnni = $(ISA_avx512) -mavx512vnni
+ISA_avx512_bf16 = $(ISA_avx512) -mavx512bf16
+endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+ISA_neon_dot = -march=armv8.2-a+dotprod
 endif
 
 .PHONY: all run test asan check fixtures bench fuzz clean neon
@@ -44,6 +49,11 @@ $(BUILD)/geb: $(BUILD)/main.o $(LIB_OBJS)
 
 $(BUILD)/kernels_avx2.o: EXTRA = $(ISA_avx2)
 $(BUILD)/kernels_avx512.o: EXTRA = $(ISA_avx512)
+$(BUILD)/qk_avx2.o: EXTRA = $(ISA_avx2)
+$(BUILD)/qk_avx512.o: EXTRA = $(ISA_avx512)
+$(BUILD)/qk_avx512_vnni.o: EXTRA = $(ISA_avx512_vnni)
+$(BUILD)/qk_avx512_bf16.o: EXTRA = $(ISA_avx512_bf16)
+$(BUILD)/qk_neon_dot.o: EXTRA = $(ISA_neon_dot)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(EXTRA) $(CFLAGS) -c -o $@ $<
@@ -53,6 +63,11 @@ $(BUILD)/test_%.o: tests/test_%.c | $(BUILD)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# test_types also runs the VNNI kernels with vpdpbusd emulated in AVX2.
+$(BUILD)/test_types: $(BUILD)/qk_vnni_emu.o
+$(BUILD)/qk_vnni_emu.o: tests/qk_vnni_emu.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(ISA_avx2) -Isrc $(CFLAGS) -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $@

@@ -2,6 +2,8 @@
  * completes it with the row kernels of the other weight types. */
 #include "kernels.h"
 
+#include "qk.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,6 @@
 #include <cpuid.h>
 #endif
 
-/* The row kernels of F16/BF16/Q8_0/Q4_0 for an ISA (qk.c); weak so that a
- * build without them still links (those types are then refused at load). */
-int geb_qk_fill(const char *isa, geb_type_kernels tab[GEB_TYPE_COUNT]) __attribute__((weak));
 
 /* The tables; weak so that a file compiled without its ISA flags (and hence
  * empty) leaves a NULL address instead of a link error. */
@@ -87,7 +86,7 @@ static void fill_tables(void) {
         memset(filled[i].typed, 0, sizeof filled[i].typed);
         filled[i].typed[GEB_TYPE_F32] =
             (geb_type_kernels){GEB_TYPE_F32, GEB_TYPE_F32, k->matvec_f32, NULL};
-        if (geb_qk_fill) geb_qk_fill(k->name, filled[i].typed);
+        geb_qk_fill(k->name, filled[i].typed); /* F16/BF16/Q8_0/Q4_0 (qk.c) */
         filled_ok[i] = 1;
     }
 }

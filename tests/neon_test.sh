@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # neon_test.sh - runs the NEON kernels, pool and model tests under qemu via
-# tests/run_neon.sh.
+# tests/run_neon.sh (the type kernels with and without the dot product).
 # Without the cross compiler or qemu it skips, except under CI=true, where
 # their absence is a failure (CI installs them).
 cd "$(dirname "$0")/.."
@@ -23,5 +23,11 @@ if grep -qE '^kernels: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else b
 if grep -qE '^pool: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else bad "pool test under qemu"; fi
 if grep -q '^model: kernel tables scalar neon$' <<<"$out"; then ok; else bad "the model test did not run the neon table"; fi
 if grep -qE '^model: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else bad "model test (fixtures vs float64 reference) under qemu"; fi
+# The type kernels: both NEON variants under -cpu max, plain NEON without dotprod.
+dot=$(sed -n '/^run_neon: test_types under -cpu max$/,/^types: [0-9]* passed/p' <<<"$out")
+nodot=$(sed -n '/^run_neon: test_types under -cpu cortex-a53$/,/^types: [0-9]* passed/p' <<<"$out")
+if grep -q '^types: testing neon+dotprod$' <<<"$dot" && grep -q '^types: testing neon$' <<<"$dot"; then ok; else bad "both NEON type-kernel variants under -cpu max"; fi
+if grep -q '^types: testing neon$' <<<"$nodot" && grep -q '^types: neon+dotprod not supported here, skipped$' <<<"$nodot"; then ok; else bad "plain NEON type kernels under -cpu cortex-a53"; fi
+if [ "$(grep -cE '^types: [1-9][0-9]* passed, 0 failed$' <<<"$out")" -eq 2 ]; then ok; else bad "type test under qemu (twice)"; fi
 [ "$rc" -eq 0 ] || grep -v ' passed, ' <<<"$out" | head -n 20
 done_testing neon

@@ -1,0 +1,299 @@
+/* qk_x86.h - the x86 row kernels of qk.h, written once and compiled per
+ * instruction set by qk_avx2.c (256-bit, 16 registers), qk_avx512.c (512-bit
+ * float vectors, 32 registers: larger tiles) and qk_avx512_vnni.c (vpdpbusd
+ * for the block dot products).  Included after the file defines:
+ *   FV FW FV_ZERO FV_LOADX(p) FV_LOAD_F16(p) FV_LOAD_BF16(p) FV_FMA FV_SUM
+ *          the float vector (FW lanes) of the F16/BF16 kernels;
+ *   F_MV, F_RM x F_RN   rows per matvec pass, matmul tile (float types);
+ *   Q_MV, Q_RM x Q_RN   the same for Q8_0/Q4_0;
+ *   QK_VNNI             1 to use vpdpbusd (AVX512_VNNI + VL), else 0;
+ *   QK_NO_FLOAT         (optional) leave the F16/BF16 kernels out.
+ *
+ * Every kernel is a grid of register tiles: RM weight rows x RN tokens of
+ * accumulators that stay in registers along the whole row, one horizontal
+ * sum per output at the end.  The weight rows of a tile are read once for
+ * all the tokens (matmul walks tokens inside a row tile, so the RM rows stay
+ * in L1 while the activations come from L2); matvec is the RN = 1 case with
+ * more rows per pass, so each activation block is loaded once for Q_MV/F_MV
+ * rows and the rows stream as that many independent sequential reads. */
+#include <immintrin.h>
+
+#include "qk_internal.h"
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float f16s(const uint8_t *p) { return _cvtsh_ss(geb_qk_u16(p)); }
+
+/* ---- F16 / BF16 weights, FP32 activations ------------------------------- */
+#ifndef QK_NO_FLOAT
+
+static inline float wconv(int bf, const uint8_t *w, int k) {
+    uint16_t h = geb_qk_u16(w + 2 * k);
+    return bf ? geb_bf16_to_f32(h) : _cvtsh_ss(h);
+}
+
+/* y[j*ldy + i] = w[i] . x[j] for i < mr, j < nr; rm x rn are compile-time
+ * (the pointers past mr/nr repeat valid ones and are computed, not stored).
+ * Columns past the last full vector are finished in scalar code. */
+static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t ldy,
+                                                        const uint8_t *const *w,
+                                                        const float *const *x, int cols,
+                                                        const int rm, const int rn, int mr,
+                                                        int nr) {
+    FV acc[F_RM > F_MV ? F_RM : F_MV][F_RN];
+#pragma GCC unroll 8
+    for (int i = 0; i < rm; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < rn; j++) acc[i][j] = FV_ZERO();
+    int k = 0;
+    for (; k + FW <= cols; k += FW) {
+        FV xv[F_RN];
+#pragma GCC unroll 8
+        for (int j = 0; j < rn; j++) xv[j] = FV_LOADX(x[j] + k);
+#pragma GCC unroll 8
+        for (int i = 0; i < rm; i++) {
+            FV wv = bf ? FV_LOAD_BF16(w[i] + 2 * k) : FV_LOAD_F16(w[i] + 2 * k);
+#pragma GCC unroll 8
+            for (int j = 0; j < rn; j++) acc[i][j] = FV_FMA(wv, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float s = FV_SUM(acc[i][j]);
+            for (int kk = k; kk < cols; kk++) s += wconv(bf, w[i], kk) * x[j][kk];
+            y[(size_t)j * ldy + i] = s;
+        }
+}
+
+#define FTILE_FN(name, bf, rm, rn)                                                           \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const float *const *x,   \
+                     int cols, int mr, int nr) {                                             \
+        ftile(bf, y, ldy, w, x, cols, rm, rn, mr, nr);                                       \
+    }
+
+typedef void (*ftile_fn)(float *, size_t, const uint8_t *const *, const float *const *, int, int,
+                         int);
+
+/* One instance per token count so each keeps its accumulators in registers. */
+FTILE_FN(fh_mv, 0, F_MV, 1)
+FTILE_FN(fb_mv, 1, F_MV, 1)
+FTILE_FN(fh_1, 0, F_RM, 1)
+FTILE_FN(fh_2, 0, F_RM, 2)
+FTILE_FN(fh_3, 0, F_RM, 3)
+FTILE_FN(fb_1, 1, F_RM, 1)
+FTILE_FN(fb_2, 1, F_RM, 2)
+FTILE_FN(fb_3, 1, F_RM, 3)
+#if F_RN > 3
+FTILE_FN(fh_4, 0, F_RM, 4)
+FTILE_FN(fh_5, 0, F_RM, 5)
+FTILE_FN(fh_6, 0, F_RM, 6)
+FTILE_FN(fb_4, 1, F_RM, 4)
+FTILE_FN(fb_5, 1, F_RM, 5)
+FTILE_FN(fb_6, 1, F_RM, 6)
+static const ftile_fn ftiles[2][7] = {{NULL, fh_1, fh_2, fh_3, fh_4, fh_5, fh_6},
+                                      {NULL, fb_1, fb_2, fb_3, fb_4, fb_5, fb_6}};
+#else
+static const ftile_fn ftiles[2][4] = {{NULL, fh_1, fh_2, fh_3}, {NULL, fb_1, fb_2, fb_3}};
+#endif
+
+/* Rows in passes of F_MV; the last pass repeats its last row as padding. */
+static void f_matvec(int bf, float *y, const uint8_t *w, size_t ldw, const float *x, int n,
+                     int cols) {
+    for (int r = 0; r < n; r += F_MV) {
+        int mr = n - r < F_MV ? n - r : F_MV;
+        const uint8_t *wp[F_MV];
+        for (int i = 0; i < F_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
+        (bf ? fb_mv : fh_mv)(y + r, 0, wp, &x, cols, mr, 1);
+    }
+}
+
+/* Row tiles outer, tokens inner: the F_RM rows of a tile are read from
+ * memory once and reused from L1 for every token. */
+static void f_matmul(int bf, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                     size_t ldx, int B, int n, int cols) {
+    for (int r = 0; r < n; r += F_RM) {
+        int mr = n - r < F_RM ? n - r : F_RM;
+        const uint8_t *wp[F_RM];
+        for (int i = 0; i < F_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
+        for (int b = 0; b < B; b += F_RN) {
+            int nr = B - b < F_RN ? B - b : F_RN;
+            const float *xp[F_RN];
+            for (int j = 0; j < nr; j++) xp[j] = (const float *)((const uint8_t *)x + (size_t)(b + j) * ldx);
+            ftiles[bf][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols, mr, nr);
+        }
+    }
+}
+
+static void mv_f16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    f_matvec(0, y, w, ldw, x, n, cols);
+}
+static void mv_bf16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    f_matvec(1, y, w, ldw, x, n, cols);
+}
+static void mm_f16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
+                   int B, int n, int cols) {
+    f_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+}
+static void mm_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                    size_t ldx, int B, int n, int cols) {
+    f_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+}
+
+#endif /* QK_NO_FLOAT */
+
+/* ---- Q8_0 / Q4_0 weights, Q8_0 activations ------------------------------ */
+
+/* The 32 nibbles of a Q4_0 block in element order (0..15 low nibbles, then
+ * 16..31 high nibbles), as unsigned bytes 0..15. */
+static inline __m256i q4_nibbles(const uint8_t *qs) {
+    const __m128i m4 = _mm_set1_epi8(15);
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+}
+
+/* Per block, a row operand (wq, and wp prepared from it once for the rn
+ * tokens), a token operand (xq, and xp prepared once for the rm rows), and
+ * the pair product: 8 int32 lanes whose sum is the block's integer dot. */
+#if QK_VNNI
+/* vpdpbusd multiplies unsigned by signed bytes into int32 lanes, so one
+ * operand is offset into unsigned range and the offset subtracted through
+ * the accumulator's start value:
+ *   Q8_0: (x + 128) . w - 128 sum(w)  (the start value is per row);
+ *   Q4_0: n . x - 8 sum(x) with n = q + 8 the stored nibble (per token). */
+#define Q8_W(qs) _mm256_loadu_si256((const __m256i *)(qs))
+#define Q8_WPREP(wq) \
+    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), wq))
+#define Q8_XPREP(xq) _mm256_xor_si256(xq, _mm256_set1_epi8((char)0x80))
+#define Q8_PAIR(wq, wp, xq, xp) _mm256_dpbusd_epi32(wp, xp, wq)
+#define Q4_W(qs) q4_nibbles(qs)
+#define Q4_WPREP(wq) (wq)
+#define Q4_XPREP(xq) \
+    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), xq))
+#define Q4_PAIR(wq, wp, xq, xp) _mm256_dpbusd_epi32(xp, wq, xq)
+#else
+/* vpmaddubsw multiplies unsigned by signed bytes into int16 pairs, so the
+ * unsigned operand is |a| and the other b * sign(a) (ggml's trick); no
+ * pair sum can saturate: 2 * 127 * 128 < 32768.  vpmaddwd adds the pairs. */
+static inline __m256i dot_us(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+#define Q8_W(qs) _mm256_loadu_si256((const __m256i *)(qs))
+#define Q8_WPREP(wq) _mm256_abs_epi8(wq)
+#define Q8_XPREP(xq) (xq)
+#define Q8_PAIR(wq, wp, xq, xp) dot_us(wp, _mm256_sign_epi8(xq, wq))
+#define Q4_W(qs) _mm256_sub_epi8(q4_nibbles(qs), _mm256_set1_epi8(8))
+#define Q4_WPREP(wq) (wq)
+#define Q4_XPREP(xq) _mm256_abs_epi8(xq)
+#define Q4_PAIR(wq, wp, xq, xp) dot_us(xp, _mm256_sign_epi8(wq, xq))
+#endif
+
+/* The tile of Q8_0 x Q8_0 (q4 = 0) or Q4_0 x Q8_0 (q4 = 1) products: per
+ * block, acc += float(int dot) * (d_w * d_x), summed in float at the end. */
+static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t ldy,
+                                                        const uint8_t *const *w,
+                                                        const uint8_t *const *x, int nb,
+                                                        const int rm, const int rn, int mr,
+                                                        int nr) {
+    const size_t wbytes = q4 ? 18 : 34;
+    __m256 acc[Q_RM > Q_MV ? Q_RM : Q_MV][Q_RN];
+#pragma GCC unroll 8
+    for (int i = 0; i < rm; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < rn; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i xq[Q_RN], xp[Q_RN];
+        __m256 dx[Q_RN];
+#pragma GCC unroll 8
+        for (int j = 0; j < rn; j++) {
+            const uint8_t *xb = x[j] + (size_t)b * 34;
+            dx[j] = _mm256_set1_ps(f16s(xb));
+            xq[j] = _mm256_loadu_si256((const __m256i *)(xb + 2));
+            xp[j] = q4 ? Q4_XPREP(xq[j]) : Q8_XPREP(xq[j]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < rm; i++) {
+            const uint8_t *wb = w[i] + (size_t)b * wbytes;
+            __m256 dw = _mm256_set1_ps(f16s(wb));
+            __m256i wq = q4 ? Q4_W(wb + 2) : Q8_W(wb + 2);
+            __m256i wp = q4 ? Q4_WPREP(wq) : Q8_WPREP(wq);
+#pragma GCC unroll 8
+            for (int j = 0; j < rn; j++) {
+                __m256i p = q4 ? Q4_PAIR(wq, wp, xq[j], xp[j]) : Q8_PAIR(wq, wp, xq[j], xp[j]);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx[j]), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) y[(size_t)j * ldy + i] = hsum8(acc[i][j]);
+}
+
+#define QTILE_FN(name, q4, rm, rn)                                                            \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const uint8_t *const *x,  \
+                     int nb, int mr, int nr) {                                                \
+        qtile(q4, y, ldy, w, x, nb, rm, rn, mr, nr);                                          \
+    }
+
+typedef void (*qtile_fn)(float *, size_t, const uint8_t *const *, const uint8_t *const *, int,
+                         int, int);
+
+QTILE_FN(q8_mv, 0, Q_MV, 1)
+QTILE_FN(q4_mv, 1, Q_MV, 1)
+QTILE_FN(q8_1, 0, Q_RM, 1)
+QTILE_FN(q8_2, 0, Q_RM, 2)
+QTILE_FN(q8_3, 0, Q_RM, 3)
+QTILE_FN(q4_1, 1, Q_RM, 1)
+QTILE_FN(q4_2, 1, Q_RM, 2)
+QTILE_FN(q4_3, 1, Q_RM, 3)
+#if Q_RN > 3
+QTILE_FN(q8_4, 0, Q_RM, 4)
+QTILE_FN(q4_4, 1, Q_RM, 4)
+static const qtile_fn qtiles[2][5] = {{NULL, q8_1, q8_2, q8_3, q8_4}, {NULL, q4_1, q4_2, q4_3, q4_4}};
+#else
+static const qtile_fn qtiles[2][4] = {{NULL, q8_1, q8_2, q8_3}, {NULL, q4_1, q4_2, q4_3}};
+#endif
+
+static void q_matvec(int q4, float *y, const uint8_t *w, size_t ldw, const void *x, int n,
+                     int cols) {
+    const uint8_t *xp = x;
+    for (int r = 0; r < n; r += Q_MV) {
+        int mr = n - r < Q_MV ? n - r : Q_MV;
+        const uint8_t *wp[Q_MV];
+        for (int i = 0; i < Q_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
+        (q4 ? q4_mv : q8_mv)(y + r, 0, wp, &xp, cols / GEB_QK, mr, 1);
+    }
+}
+
+static void q_matmul(int q4, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                     size_t ldx, int B, int n, int cols) {
+    for (int r = 0; r < n; r += Q_RM) {
+        int mr = n - r < Q_RM ? n - r : Q_RM;
+        const uint8_t *wp[Q_RM];
+        for (int i = 0; i < Q_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
+        for (int b = 0; b < B; b += Q_RN) {
+            int nr = B - b < Q_RN ? B - b : Q_RN;
+            const uint8_t *xp[Q_RN];
+            for (int j = 0; j < nr; j++) xp[j] = (const uint8_t *)x + (size_t)(b + j) * ldx;
+            qtiles[q4][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols / GEB_QK, mr, nr);
+        }
+    }
+}
+
+static void mv_q8_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    q_matvec(0, y, w, ldw, x, n, cols);
+}
+static void mv_q4_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    q_matvec(1, y, w, ldw, x, n, cols);
+}
+static void mm_q8_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                    size_t ldx, int B, int n, int cols) {
+    q_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+}
+static void mm_q4_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                    size_t ldx, int B, int n, int cols) {
+    q_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+}
