@@ -61,6 +61,9 @@ typedef struct geb_kernels {
 const geb_kernels *geb_kernels_best(geb_err *err);
 /* The named table if compiled in and supported by this CPU, else NULL. */
 const geb_kernels *geb_kernels_get(const char *name);
+/* 1 if the ISA table name is compiled in and this CPU runs it (without
+ * completing the tables: what qk.c asks while they are being completed). */
+int geb_kernels_isa_ok(const char *name);
 /* Names of every table compiled in, NULL-terminated (for --version). */
 const char *const *geb_kernels_names(void);
 

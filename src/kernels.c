@@ -100,6 +100,8 @@ const geb_kernels *geb_kernels_get(const char *name) {
 
 const char *const *geb_kernels_names(void) { return all_names; }
 
+int geb_kernels_isa_ok(const char *name) { return name && isa_table(name) != NULL; }
+
 /* GEB_KERNEL if set (it must name a table this CPU runs), else the first
  * supported of the list. */
 const geb_kernels *geb_kernels_best(geb_err *err) {

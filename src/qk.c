@@ -76,7 +76,7 @@ static int variant_ok(const variant *v) {
     if (!v->base) return 0;
     for (int i = 0; i < v->nover; i++)
         if (!v->over[i]) return 0;
-    if (strcmp(v->isa, "scalar") != 0 && !geb_kernels_get(v->isa)) return 0;
+    if (!geb_kernels_isa_ok(v->isa)) return 0;
     return (cpu_extensions() & v->needs) == v->needs;
 }
 
