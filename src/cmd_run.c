@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "guard.h"
 #include "kernels.h"
 
 static void on_sigint(int sig) {
@@ -163,6 +164,7 @@ int geb_cmd_run(const geb_opts *o, geb_err *err) {
         free(txt);
     }
     geb_gen_stats st = {0};
+    geb_guard_test_pause("GEB_TEST_PAUSE_BEFORE_GEN"); /* tests only: loaded, nothing generated */
     if (!closed && geb_generate(s.model, kv, s.tok, ids, (int)n_prompt, 0, &gp, emit_stdout, NULL, &st, err))
         goto done;
     closed = closed || st.end == GEB_GEN_CLOSED;
