@@ -41,6 +41,13 @@ const char *geb_tok_piece(const geb_tok *tok, int32_t id);
 int geb_tok_encode(const geb_tok *tok, const char *text, size_t len,
                    int32_t **ids, size_t *n, geb_err *err);
 
+/* A number of ids that geb_tok_encode(text) certainly reaches, found with
+ * one normalization pass (a few bytes of memory per text byte instead of
+ * encode's tens): ceil(normalized bytes / the longest piece's bytes) for
+ * models with byte fallback, 0 (no bound) for the others, whose runs of
+ * unknown characters become one id whatever their length. */
+size_t geb_tok_min_ids(const geb_tok *tok, const char *text, size_t len);
+
 /* Decodes exactly as sentencepiece's DecodeIds.  Returns a malloc'd
  * NUL-terminated string (NULL only when out of memory); its length goes to
  * *len if len is not NULL. */

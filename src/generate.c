@@ -23,14 +23,13 @@ int geb_gen_prompt_ids(const geb_tok *tok, const char *text, size_t len, int add
         free(t);
         return geb_err_set(err, "the prompt is empty and the tokenizer has no BOS token");
     }
-    int32_t *out = malloc(sizeof *out * (nt + 1));
+    /* In place: a long prompt's ids are not held twice. */
+    int32_t *out = realloc(t, sizeof *out * (nt + 1));
     if (!out) {
         free(t);
         return geb_err_set(err, "out of memory");
     }
-    if (lead) out[0] = bos;
-    memcpy(out + lead, t, sizeof *t * nt);
-    free(t);
+    if (lead) memmove(out + 1, out, sizeof *out * nt), out[0] = bos;
     *ids = out;
     *n = nt + lead;
     return 0;

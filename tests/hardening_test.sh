@@ -242,6 +242,23 @@ done
 env GEB_TEST_PAUSE_BEFORE_GEN=0 "$GEB" -m $M -p "$P" -n 6 --temp 0 </dev/null >"$tmp/out" 2>"$tmp/err"
 expect_eq "GEB_TEST_PAUSE_BEFORE_GEN=0: same text" "$(cat "$tmp/out")" "$b"
 
+# --- a prompt that certainly exceeds the context is refused before the
+# (memory-hungry) segmentation; with --truncate it is tokenized whole --------
+for _ in $(seq 4000); do printf '%s ' "$P"; done >"$tmp/huge.txt"
+"$GEB" -m $M -f "$tmp/huge.txt" -c 64 -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
+one_line "huge prompt" $? 1 "is at least [0-9]* tokens but the context holds 64"
+nhuge=$("$GEB" tokenize -m $M -f "$tmp/huge.txt" </dev/null | wc -w)
+least=$(sed -E 's/.* is at least ([0-9]+) tokens.*/\1/' "$tmp/err")
+[ "$least" -le "$nhuge" ] && ok || bad "the bound $least exceeds the $nhuge ids"
+"$GEB" -m $M -f "$tmp/huge.txt" -c 64 -n 1 --truncate </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+expect_rc "huge prompt with --truncate" $rc 0
+grep -q "prompt is $nhuge tokens; the first $((nhuge - 32)) were dropped" "$tmp/err" && ok ||
+    bad "huge --truncate: [$(cat "$tmp/err")]"
+# a prompt of exactly context - 1 tokens is not refused by the bound
+ntok=$("$GEB" tokenize -m $M "$P" </dev/null | wc -w)
+"$GEB" -m $M -p "$P" -c $((ntok + 1)) -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+expect_rc "prompt of context - 1 tokens" $rc 0
+
 # --- Ctrl-C during a long prompt: stops between 64-token batches ------------------
 for _ in $(seq 100); do printf '%s ' "$P"; done >"$tmp/long.txt"
 nlong=$("$GEB" tokenize -m $M -f "$tmp/long.txt" </dev/null | wc -w)
