@@ -204,8 +204,8 @@ expect_eq "-b 512 is silent" "$(cat "$tmp/err")" ""
 one_line "unknown flag" $? 2 "unknown option '--gpu-split'"
 
 # --- model files that are not regular files ------------------------------------
-for f in config.json tokenizer.model model.safetensors; do
-    rm -rf "$tmp/fifo-m" && cp -r $M "$tmp/fifo-m" && rm "$tmp/fifo-m/$f" && mkfifo "$tmp/fifo-m/$f"
+for f in config.json tokenizer.model model.safetensors generation_config.json tokenizer_config.json; do
+    rm -rf "$tmp/fifo-m" && cp -r $M "$tmp/fifo-m" && rm -f "$tmp/fifo-m/$f" && mkfifo "$tmp/fifo-m/$f"
     timeout 30 "$GEB" -m "$tmp/fifo-m" -p hi -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
     one_line "FIFO $f" $? 1 "$f is not a regular file"
 done
