@@ -47,6 +47,9 @@ geb: $(BUILD)/geb
 $(BUILD)/geb: $(BUILD)/main.o $(LIB_OBJS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# --version: the commit and the flags of this build
+GEB_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+$(BUILD)/main.o: EXTRA = -DGEB_COMMIT='"$(or $(GEB_COMMIT),unknown)"' -DGEB_BUILD_FLAGS='"$(strip $(OPT) $(CFLAGS))"'
 $(BUILD)/kernels_avx2.o: EXTRA = $(ISA_avx2)
 $(BUILD)/kernels_avx512.o: EXTRA = $(ISA_avx512)
 $(BUILD)/qk_avx2.o: EXTRA = $(ISA_avx2)
@@ -100,6 +103,7 @@ asan:
 fixtures:
 	$(PYTHON) tools/gen_tok_fixtures.py
 	$(PYTHON) tools/ref_model.py
+	$(PYTHON) tools/gen_bad_fixtures.py
 
 neon:
 	bash tests/run_neon.sh

@@ -22,7 +22,8 @@ int geb_err_set(geb_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Reads a whole file into a malloc'd buffer with a NUL byte appended (not
- * counted in *len).  Refuses files larger than max bytes. */
+ * counted in *len).  Refuses files larger than max bytes, and anything but
+ * a regular file (a FIFO or a device would block or never end). */
 int geb_read_file(const char *path, uint8_t **data, size_t *len, size_t max,
                   geb_err *err);
 

@@ -28,8 +28,9 @@
 
 typedef struct geb_gen_params {
     geb_sampler_params sp;
-    int n_predict;             /* tokens to generate; -1: until a stop id or the context
-                                  is full; -2: until the context is full */
+    int n_predict;             /* tokens to generate; -1 or -2 (llama.cpp's "until the
+                                  context is full": geb never shifts the context, so the
+                                  two agree): until a stop id or the context is full */
     const char *stops[GEB_MAX_STOPS]; /* stop strings (-r) */
     int n_stops;
     int32_t stop_ids[GEB_MAX_STOP_IDS]; /* end of text and the template's stops */

@@ -63,7 +63,8 @@ geb_kv *geb_model_kv_new(const geb_model *m, int n_ctx, geb_err *err);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1, appending to kv.  Writes the
  * logits of the last token to logits[V], or with all != 0 the logits of
- * every token to logits[n*V].  Fails (without touching the cache) if an id
+ * every token to logits[n*V]; logits may be NULL (with all == 0) when only
+ * the cache is wanted, e.g. a prompt batch before the last.  Fails (without touching the cache) if an id
  * is outside [0, vocab) or pos + n exceeds the cache; fails after the fact if
  * the logits are not finite.  The interrupt flag (geb_model_set_interrupt)
  * is polled between batches of a long prompt: once set, eval stops with -1

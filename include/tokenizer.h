@@ -86,6 +86,13 @@ int32_t geb_tok_special_at(const geb_tok *tok, int i, const char **name);
  * exact string; -1 if neither. */
 int32_t geb_tok_control_id(const geb_tok *tok, const char *s, size_t len);
 
+/* A number of ids that geb_tok_encode(text) certainly reaches, found with
+ * one normalization pass (a few bytes of memory per text byte instead of
+ * encode's tens): ceil(normalized bytes / the longest piece's bytes) for
+ * models with byte fallback, 0 (no bound) for the others, whose runs of
+ * unknown characters become one id whatever their length. */
+size_t geb_tok_min_ids(const geb_tok *tok, const char *text, size_t len);
+
 /* Decodes exactly as sentencepiece's DecodeIds.  Returns a malloc'd
  * NUL-terminated string (NULL only when out of memory); its length goes to
  * *len if len is not NULL. */

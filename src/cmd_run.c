@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "guard.h"
 #include "kernels.h"
 
 static void on_sigint(int sig) {
@@ -46,10 +47,19 @@ static int prompt_ids(const geb_session *s, const geb_opts *o, int32_t **ids, si
     size_t len;
     if (read_prompt(o, &text, &len, err)) return -1;
     const geb_config *c = geb_model_config(s->model);
+    int n_ctx = geb_model_n_ctx(s->model);
+    /* Tokenizing costs tens of bytes per text byte: a prompt that certainly
+     * cannot fit is refused after a cheap normalization pass instead. */
+    size_t least = o->truncate ? 0 : geb_tok_min_ids(s->tok, text, len);
+    if (least >= (size_t)n_ctx) {
+        free(text);
+        return geb_err_set(err, "the prompt (%zu bytes) is at least %zu tokens but the context "
+                                "holds %d (use -c to enlarge it or --truncate to keep the end)",
+                           len, least, n_ctx);
+    }
     int rc = geb_gen_prompt_ids(s->tok, text, len, c->add_bos, c->bos_id, ids, n, err);
     free(text);
     if (rc) return -1;
-    int n_ctx = geb_model_n_ctx(s->model);
     if (*n >= (size_t)n_ctx) {
         if (!o->truncate)
             return geb_err_set(err, "the prompt is %zu tokens but the context holds %d "
@@ -128,6 +138,7 @@ int geb_cmd_run(const geb_opts *o, geb_err *err) {
         free(txt);
     }
     geb_gen_stats st = {0};
+    geb_guard_test_pause("GEB_TEST_PAUSE_BEFORE_GEN"); /* tests only: loaded, nothing generated */
     if (!closed && geb_generate(s.model, kv, s.tok, ids, (int)n_prompt, 0, &gp, emit_stdout, NULL, &st, err))
         goto done;
     closed = closed || st.end == GEB_GEN_CLOSED;

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,20 @@ int geb_read_file(const char *path, uint8_t **data, size_t *len, size_t max,
                   geb_err *err) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return geb_err_set(err, "cannot open %s: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO with no writer would block forever; the
+     * flag does not change reads of a regular file, and anything else is
+     * refused before it is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return geb_err_set(err, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return geb_err_set(err, "%s is not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return geb_err_set(err, "cannot open %s: %s", path, strerror(errno));
     }
     if ((uint64_t)st.st_size > max) {
         fclose(f);

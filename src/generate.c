@@ -23,14 +23,13 @@ int geb_gen_prompt_ids(const geb_tok *tok, const char *text, size_t len, int add
         free(t);
         return geb_err_set(err, "the prompt is empty and the tokenizer has no BOS token");
     }
-    int32_t *out = malloc(sizeof *out * (nt + 1));
+    /* In place: a long prompt's ids are not held twice. */
+    int32_t *out = realloc(t, sizeof *out * (nt + 1));
     if (!out) {
         free(t);
         return geb_err_set(err, "out of memory");
     }
-    if (lead) out[0] = bos;
-    memcpy(out + lead, t, sizeof *t * nt);
-    free(t);
+    if (lead) memmove(out + 1, out, sizeof *out * nt), out[0] = bos;
     *ids = out;
     *n = nt + lead;
     return 0;
@@ -144,11 +143,20 @@ int geb_generate(geb_model *m, geb_kv *kv, const geb_tok *tok, int32_t *ids, int
         if (g.smp) geb_err_set(err, "out of memory");
         goto done;
     }
+    /* The prompt one batch per call, so that an interrupt stops it between
+     * batches and n_prompt_eval says how far it got; only the last batch
+     * computes logits. */
     double t0 = geb_now_ms();
-    st->n_prompt_eval = n_prompt - n_cached;
-    if (geb_model_eval(m, kv, ids + n_cached, n_prompt - n_cached, n_cached, g.logits, 0, err)) {
-        if (p->interrupt && *p->interrupt) st->end = GEB_GEN_INTERRUPT, rc = 0;
-        goto done;
+    for (int i = n_cached; i < n_prompt; i += GEB_BATCH) {
+        if (i > n_cached && p->interrupt && *p->interrupt) {
+            st->pp_ms = geb_now_ms() - t0;
+            st->end = GEB_GEN_INTERRUPT, rc = 0;
+            goto done;
+        }
+        int b = n_prompt - i < GEB_BATCH ? n_prompt - i : GEB_BATCH;
+        if (geb_model_eval(m, kv, ids + i, b, i, i + b == n_prompt ? g.logits : NULL, 0, err))
+            goto done;
+        st->n_prompt_eval += b;
     }
     st->pp_ms = geb_now_ms() - t0;
     st->prefilled = 1;

@@ -20,6 +20,9 @@
 #ifndef GEB_COMMIT
 #define GEB_COMMIT "unknown"
 #endif
+#ifndef GEB_BUILD_FLAGS
+#define GEB_BUILD_FLAGS "unknown"
+#endif
 
 static void usage(FILE *f) {
     fputs(
@@ -81,6 +84,7 @@ static int version(void) {
                    "gcc " __VERSION__
 #endif
     );
+    geb_out_printf("build flags: %s\n", GEB_BUILD_FLAGS);
     geb_out_printf("kernels:");
     for (const char *const *n = geb_kernels_names(); *n; n++)
         if (geb_kernels_get(*n)) geb_out_printf(" %s", *n);

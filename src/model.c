@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "guard.h"
 #include "matmul.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -137,9 +138,10 @@ int geb_model_load(geb_model **out, const char *dir, const geb_model_params *p, 
     }
     if (geb_st_open(&m->st, dir, err) || geb_weights_open(&m->w, &m->cfg, m->st, p->type, err) ||
         check_memory(m, err) || !(m->mm = geb_mm_new(k, widest(&m->cfg), GEB_BATCH, err)) ||
-        check_kernels(m, err) || alloc_state(m, err) ||
-        geb_weights_load(m->w, pool, p->progress, p->ud, err))
+        check_kernels(m, err) || alloc_state(m, err))
         goto fail;
+    geb_guard_test_pause("GEB_TEST_PAUSE_AFTER_MAP"); /* tests only: files mapped, not yet read */
+    if (geb_weights_load(m->w, pool, p->progress, p->ud, err)) goto fail;
     *out = m;
     return 0;
 fail:
@@ -350,8 +352,8 @@ int geb_model_eval(geb_model *m, geb_kv *kv, const int32_t *tokens, int n, int p
         if (i > 0 && m->interrupt && *m->interrupt) return geb_err_set(err, "interrupted");
         int B = n - i < GEB_BATCH ? n - i : GEB_BATCH;
         /* Intermediate batches only need logits when all are asked for. */
-        float *out = all ? logits + (size_t)i * V : i + B == n ? logits : NULL;
+        float *out = !logits ? NULL : all ? logits + (size_t)i * V : i + B == n ? logits : NULL;
         forward_batch(m, kv, tokens + i, B, pos + i, out, all);
     }
-    return check_logits(logits, all ? (size_t)n * V : V, err);
+    return logits ? check_logits(logits, all ? (size_t)n * V : V, err) : 0;
 }

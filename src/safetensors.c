@@ -23,6 +23,7 @@
 #endif
 #include "safetensors.h"
 
+#include "guard.h"
 #include "json.h"
 
 #include <dirent.h>
@@ -307,6 +308,7 @@ static int open_shard(geb_st *st, char *path, geb_err *err) {
         }
         sh->base = m;
         sh->mapped = 1;
+        geb_guard_add(m, sh->size, sh->label); /* SIGBUS here: one line, exit 1 */
     }
     close(fd);
     st->file_bytes += sh->size;
@@ -618,7 +620,7 @@ void geb_st_close(geb_st *st) {
     if (!st) return;
     for (size_t i = 0; i < st->nshards; i++) {
         st_shard *sh = &st->shards[i];
-        if (sh->mapped) munmap((void *)sh->base, sh->size);
+        if (sh->mapped) geb_guard_remove(sh->base), munmap((void *)sh->base, sh->size);
         geb_json_free(sh->header);
         free(sh->tensors);
         free(sh->label);

@@ -569,3 +569,25 @@ void geb_tok_stream_free(geb_tok_stream *d) {
     free(d->ids);
     free(d);
 }
+
+/* ------------------------------------------------------------------ */
+/* A lower bound on the id count, for refusing a prompt early          */
+
+/* With byte fallback every id covers at most the bytes of the longest
+ * NORMAL or USER_DEFINED piece of the normalized text (an unknown character
+ * becomes one id per byte; an UNUSED piece is split back into smaller
+ * ones), so ids >= ceil(normalized bytes / longest piece).  Without byte
+ * fallback a run of unknown characters of any length is one id: no bound. */
+size_t geb_tok_min_ids(const geb_tok *t, const char *text, size_t len) {
+    if (!t->byte_fallback || len > GEB_TOK_MAX_INPUT) return 0;
+    size_t longest = 1;
+    for (int i = 0; i < t->n_pieces; i++)
+        if ((t->pieces[i].type == TOK_NORMAL || t->pieces[i].type == TOK_USER_DEFINED) &&
+            t->pieces[i].len > longest)
+            longest = t->pieces[i].len;
+    tok_buf norm = {0};
+    spm_normalize(t, &t->norm, 1, t->ws_suffix, (const uint8_t *)text, len, &norm);
+    size_t n = norm.failed ? 0 : (norm.n + longest - 1) / longest;
+    free(norm.p);
+    return n;
+}
