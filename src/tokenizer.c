@@ -586,7 +586,7 @@ size_t geb_tok_min_ids(const geb_tok *t, const char *text, size_t len) {
             t->pieces[i].len > longest)
             longest = t->pieces[i].len;
     tok_buf norm = {0};
-    spm_normalize(t, &t->norm, 1, t->ws_suffix, (const uint8_t *)text, len, &norm);
+    spm_normalize(t, &t->norm, 1, t->ws_suffix, 0, (const uint8_t *)text, len, &norm);
     size_t n = norm.failed ? 0 : (norm.n + longest - 1) / longest;
     free(norm.p);
     return n;
