@@ -101,7 +101,7 @@ MODELS += [
     # Llama, GQA ratio 4, F32, untied, theta 10000, no rope_scaling, head_dim
     # H/NH = 6 (no head_dim key).  KV cache types.
     dict(name="llama-f32-gqa4", layout="llama", arch="llama", dtype="F32", shards=1,
-         new=True, L=2, H=48, NH=8, NKV=2, D=6, F=72, theta=10000.0, eps=1e-5,
+         new=True, L=2, H=48, NH=8, NKV=2, D=6, F=56, theta=10000.0, eps=1e-5,
          tied=False, add_bos=True, kv=True, prompt=LLAMA_PROMPT, seq=512, norm="llama",
          seed=7007),
     # Llama MQA (NKV = 1, ratio NH), BF16, tied, theta 500000, two safetensors
