@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""ref_model.py - independent float64 reference for GEB/ChatGLM2-family models,
-and the generator of the model test fixtures in tests/data/models/.
+"""ref_model.py - independent float64 reference for GEB/ChatGLM2-family and
+Llama-family (LlamaForCausalLM, MobiLlama) models, and the generator of the
+model test fixtures in tests/data/models/ (see its README.md).
 
 Written from /work/shared/MODEL-SPEC.md only (numpy + the sentencepiece
 Python module for tokenizing).  For every fixture model it:
@@ -8,11 +9,12 @@ Python module for tokenizing).  For every fixture model it:
   1. builds random weights (fixed seeds) with awkward shapes, rounds them to
      the storage dtype and writes a Hugging Face folder: config.json,
      model.safetensors (or a sharded set + model.safetensors.index.json),
-     tokenizer.model;
+     tokenizer.model (+ tokenizer_config.json, generation_config.json for
+     Llama);
   2. reads the folder back with its own safetensors reader and runs the model
      in float64 exactly as stored, twice (full-sequence causal attention with
      a mask, and step by step with an explicit KV cache), asserting the two
-     agree to 1e-10;
+     agree;
   3. writes ref.txt (tokens, logits at every position, greedy continuation,
      perplexity over ppl.txt) in the format the C tests parse:
 
@@ -23,6 +25,18 @@ Python module for tokenizing).  For every fixture model it:
         greedy <m> <id0> ...        (argmax, ties to the lowest id, fed back)
         perplexity <ctx> <value>
         perplexity_windows <count> <scored tokens>
+
+     plus, for the fixtures added later, key lines such as prompt_text,
+     sp_tokens, bos, eos_ids, perplexity_rule, greedy_min_margin;
+  4. writes the same outputs with the projections and output matrix as
+     BF16, Q8_0 or Q4_0 (ggml's blocks; optionally Q8_0 activations) and with
+     the KV cache in F16/BF16: ref_bf16.txt, ref_q8_0.txt, ref_q8_0_actq.txt,
+     ref_q4_0.txt, ref_q4_0_actq.txt, ref_kv_f16.txt, ref_kv_bf16.txt.
+
+For other tools: st_read / st_write / load_folder (safetensors), Model(cfg,
+tensors) (any family; .step / .forward_full / .use_weights, .aq, .kvr),
+run_checks, perplexity / perplexity_bos, write_ref (the ref.txt writer),
+q8_0 / q4_0 / round_bf16 / round_f16.
 
 Run from anywhere: `/usr/bin/python3 tools/ref_model.py` (what `make fixtures`
 does).  Output is deterministic: rerunning it rewrites identical files.
@@ -83,7 +97,7 @@ MODELS = [
 # is a multiple of 32.
 # Shorter prompts keep each new folder under 600 KB with its extra files.
 GEB_PROMPT2 = "Invent it. 梦"
-LLAMA_PROMPT = "Invent 12 futures.  梦"
+LLAMA_PROMPT = "Invent 12.  梦"
 
 MODELS += [
     # apply_residual_connection_post_layernorm true: both residuals are taken
@@ -105,10 +119,10 @@ MODELS += [
          tied=False, add_bos=True, kv=True, prompt=LLAMA_PROMPT, seq=512, norm="llama",
          seed=7007),
     # Llama MQA (NKV = 1, ratio NH), BF16, tied, theta 500000, two safetensors
-    # shards + index, eos_token_id a list in generation_config.json.  KV
-    # cache types.
+    # shards + index, eos_token_id a list in generation_config.json.
+    # Quantizable; KV cache types.
     dict(name="llama-bf16-mqa-tied-sharded", layout="llama", arch="llama", dtype="BF16",
-         shards=2, new=True, L=2, H=80, NH=5, NKV=1, D=16, F=120, theta=500000.0,
+         shards=2, new=True, L=2, H=64, NH=4, NKV=1, D=16, F=96, theta=500000.0,
          eps=1e-5, tied=True, add_bos=True, eos_list=True, kv=True, prompt=LLAMA_PROMPT,
          seq=512, norm="llama", seed=8008),
     # Llama MHA (ratio 1), F16, head_dim 24 from config with NH*D = 96 != H = 72,
