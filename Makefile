@@ -104,6 +104,7 @@ fixtures:
 	$(PYTHON) tools/gen_tok_fixtures.py
 	$(PYTHON) tools/ref_model.py
 	$(PYTHON) tools/gen_bad_fixtures.py
+	$(PYTHON) tools/ref_torch_llama.py
 
 neon:
 	bash tests/run_neon.sh
