@@ -91,14 +91,19 @@ static const char *shape_str(const geb_tensor *t, char *buf, size_t cap) {
 
 /* The unit of tensor t (added if new), checked as a [rows, cols] matrix or
  * an [rows] vector of a computable dtype. */
-static geb_type role_type(geb_type wtype, geb_role r);
+static geb_type role_type(geb_type wtype, geb_role r, geb_dtype stored);
+
+/* 1 if a and b are the same bytes of the same file. */
+static int same_storage(const geb_tensor *a, const geb_tensor *b) {
+    return a == b || (a->data == b->data && a->nbytes == b->nbytes && a->dtype == b->dtype && a->nbytes);
+}
 
 static int add_unit(geb_weights *w, const geb_tensor *t, int rows, int cols, geb_role role,
                     geb_err *err) {
     int vector = is_vector(role);
+    geb_type type = role_type(w->type, role, t->dtype);
     for (int i = 0; i < w->n_units; i++)
-        if (w->units[i].t == t || (w->units[i].t->data == t->data && w->units[i].t->nbytes == t->nbytes &&
-                                   w->units[i].t->dtype == t->dtype && t->nbytes > 0))
+        if (same_storage(w->units[i].t, t) && w->units[i].type == type)
             return i; /* the same storage again: a shared tensor is held once */
     if (t->dtype == GEB_DTYPE_OTHER)
         return geb_err_set(err, "tensor '%s' has dtype %s; geb reads F32, F16 and BF16", t->name,
@@ -121,15 +126,22 @@ static int add_unit(geb_weights *w, const geb_tensor *t, int rows, int cols, geb
         if (!u) return geb_err_set(err, "out of memory"), -2;
         w->units = u, w->cap_units = cap;
     }
-    w->units[w->n_units] = (unit){.t = t, .role = role, .type = role_type(w->type, role),
-                                  .rows = rows, .cols = vector ? 1 : cols};
+    w->units[w->n_units] = (unit){.t = t, .role = role, .type = type, .rows = rows,
+                                  .cols = vector ? 1 : cols};
     return w->n_units++;
 }
 
-/* The in-memory type of a role's tensor when the projections are wtype. */
-static geb_type role_type(geb_type wtype, geb_role r) {
+static geb_type file_type(geb_dtype d) {
+    return d == GEB_DTYPE_F16 ? GEB_TYPE_F16 : d == GEB_DTYPE_BF16 ? GEB_TYPE_BF16 : GEB_TYPE_F32;
+}
+
+/* The in-memory type of a role's tensor when the projections are wtype:
+ * norms and biases F32; the embedding as stored (it is read one row per
+ * token, so its type costs memory, never bandwidth, and keeping it exact
+ * costs no accuracy); every projection and the output matrix wtype. */
+static geb_type role_type(geb_type wtype, geb_role r, geb_dtype stored) {
     if (is_vector(r)) return GEB_TYPE_F32;
-    if (r == GEB_R_EMBED) return wtype == GEB_TYPE_F32 ? GEB_TYPE_F32 : GEB_TYPE_BF16;
+    if (r == GEB_R_EMBED) return file_type(stored);
     return wtype;
 }
 
@@ -264,6 +276,16 @@ static int plan(geb_weights *w, geb_err *err) {
     }
     if (!w->cfg->tied && slot_at(w, 0, GEB_R_OUTPUT)->unit < 0)
         return geb_err_set(err, "checkpoint has no output matrix and tie_word_embeddings is false");
+    if (w->cfg->tied) {
+        /* The output matrix is the embedding, in the projections' type: the
+         * same unit when the types agree, else a converted copy. */
+        const slot *e = slot_at(w, 0, GEB_R_EMBED);
+        int rows, cols;
+        role_shape(w->cfg, GEB_R_OUTPUT, &rows, &cols);
+        int u = add_unit(w, w->units[e->unit].t, rows, cols, GEB_R_OUTPUT, err);
+        if (u < 0) return -1;
+        *slot_at(w, 0, GEB_R_OUTPUT) = (slot){.unit = u, .row0 = 0};
+    }
     return check_all_used(w, err);
 }
 
@@ -273,7 +295,7 @@ static int check_blocks(const geb_weights *w, geb_type t, geb_err *err) {
     const geb_type_traits *tr = geb_type_traits_of(t);
     for (int i = 0; i < w->n_units; i++) {
         const unit *u = &w->units[i];
-        if (role_type(t, u->role) == t && u->cols % tr->block)
+        if (role_type(t, u->role, u->t->dtype) == t && u->cols % tr->block)
             return geb_err_set(err, "-w %s needs rows that are a multiple of %d, but '%s' has rows of %d",
                                tr->name, tr->block, u->t->name, u->cols);
     }
@@ -315,10 +337,6 @@ void geb_weights_free(geb_weights *w) {
 }
 
 /* ---- loading ------------------------------------------------------------- */
-
-static geb_type file_type(geb_dtype d) {
-    return d == GEB_DTYPE_F16 ? GEB_TYPE_F16 : d == GEB_DTYPE_BF16 ? GEB_TYPE_BF16 : GEB_TYPE_F32;
-}
 
 /* 1 if unit u can be used where the file maps it: same type and aligned. */
 static int in_place(const unit *u) {
@@ -412,7 +430,6 @@ int geb_weights_load(geb_weights *w, geb_pool *pool, geb_progress_fn progress, v
 /* ---- queries ------------------------------------------------------------- */
 
 const geb_mat *geb_weights_mat(const geb_weights *w, int l, geb_role r) {
-    if (r == GEB_R_OUTPUT && w->cfg->tied) r = GEB_R_EMBED;
     const slot *s = slot_at(w, l, r);
     return s->unit < 0 ? NULL : &s->mat;
 }
@@ -427,7 +444,7 @@ geb_type geb_weights_type(const geb_weights *w) { return w->type; }
 /* Bytes of unit u if the projections were of type t. */
 static size_t unit_bytes(const geb_weights *w, const unit *u, geb_type t) {
     (void)w;
-    return geb_type_row_bytes(role_type(t, u->role), u->cols) * (size_t)u->rows;
+    return geb_type_row_bytes(role_type(t, u->role, u->t->dtype), u->cols) * (size_t)u->rows;
 }
 
 size_t geb_weights_bytes_held(const geb_weights *w, geb_type t) {
@@ -447,7 +464,6 @@ size_t geb_weights_bytes_streamed(const geb_weights *w, geb_type t) {
         role_shape(w->cfg, r, &rows, &cols);
         n += unit_bytes(w, u, t) / u->rows * rows;
     }
-    if (w->cfg->tied) n += unit_bytes(w, &w->units[slot_at(w, 0, GEB_R_EMBED)->unit], t);
     return n;
 }
 

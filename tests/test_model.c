@@ -97,7 +97,10 @@ static double worst_error;
  * integer types' references quantize the weights and each projection's
  * input exactly as the engine does, but a value of x/d that lands within
  * float rounding of .5 can round the other way in one of the two, moving one
- * activation by one quantization step: 2e-3.  A KV cache of F16/BF16 rounds
+ * activation by one quantization step; on the fixture without a final norm
+ * one such step moved the logits by 3.1e-3 of their range (scalar table), so
+ * 5e-3 (the same fixtures against the references without activation
+ * quantization, ref_q*_0.txt, differ by 1.8e-2 to 2.3e-2).  A KV cache of F16/BF16 rounds
  * K and V the same way in both; an element within float error of a
  * rounding boundary can differ by one unit in the last place: 1e-3. */
 typedef struct variant {
@@ -109,13 +112,14 @@ typedef struct variant {
 static const variant VARIANTS[] = {
     {"ref.txt", GEB_TYPE_F32, GEB_TYPE_F32, 1e-4},
     {"ref_bf16.txt", GEB_TYPE_BF16, GEB_TYPE_F32, 1e-4},
-    {"ref_q8_0_actq.txt", GEB_TYPE_Q8_0, GEB_TYPE_F32, 2e-3},
-    {"ref_q4_0_actq.txt", GEB_TYPE_Q4_0, GEB_TYPE_F32, 2e-3},
+    {"ref_q8_0_actq.txt", GEB_TYPE_Q8_0, GEB_TYPE_F32, 5e-3},
+    {"ref_q4_0_actq.txt", GEB_TYPE_Q4_0, GEB_TYPE_F32, 5e-3},
     {"ref_kv_f16.txt", GEB_TYPE_F32, GEB_TYPE_F16, 1e-3},
     {"ref_kv_bf16.txt", GEB_TYPE_F32, GEB_TYPE_BF16, 1e-3},
 };
 #define N_VARIANTS (int)(sizeof VARIANTS / sizeof VARIANTS[0])
 static int variant_runs[N_VARIANTS];
+static double variant_worst[N_VARIANTS];
 
 static void check_model(const char *name, const char *dir, const ref *r, int threads,
                         const geb_kernels *kt, const variant *va) {
@@ -137,6 +141,7 @@ static void check_model(const char *name, const char *dir, const ref *r, int thr
     CHECK_MSG(e < va->tol, "%s %s %s t=%d batched: relative error %.3g", name, va->file,
               kt->name, threads, e);
     if (va == VARIANTS && e > worst_error) worst_error = e;
+    if (e > variant_worst[va - VARIANTS]) variant_worst[va - VARIANTS] = e;
 
     /* Token by token through the KV cache. */
     for (int i = 0; i < r->n; i++)
@@ -145,6 +150,7 @@ static void check_model(const char *name, const char *dir, const ref *r, int thr
     CHECK_MSG(e < va->tol, "%s %s %s t=%d decode: relative error %.3g", name, va->file,
               kt->name, threads, e);
     if (va == VARIANTS && e > worst_error) worst_error = e;
+    if (e > variant_worst[va - VARIANTS]) variant_worst[va - VARIANTS] = e;
 
     /* Greedy continuation, exact. */
     int pos = r->n, tok = argmax(one + (size_t)(r->n - 1) * V, V), same = 1;
@@ -292,6 +298,7 @@ int main(void) {
     printf("model: %d fixture models, worst logit error %.3g of the logit range\n", models,
            worst_error);
     for (int v = 0; v < N_VARIANTS; v++)
-        printf("model: %-18s %d fixture x kernel table runs\n", VARIANTS[v].file, variant_runs[v]);
+        printf("model: %-18s %3d fixture x kernel table runs, worst logit error %.3g\n",
+               VARIANTS[v].file, variant_runs[v], variant_worst[v]);
     return TEST_DONE("model");
 }
