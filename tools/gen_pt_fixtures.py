@@ -35,11 +35,16 @@ Into tests/data/pt/ (read by tests/test_pytorch.c):
   small.bin        a few tensors of every storage class geb lists
   twin of each: the same name with .safetensors, where one exists
 
-and the fuzz seeds: tests/fuzz/corpus/zip/ (small archives) and
-tests/fuzz/corpus/pickle/ (their data.pkl and hostile pickles).
+and the fuzz seeds: tests/fuzz/corpus/zip/ (small archives: torch.save's,
+this tool's classic and ZIP64 repacks, a deflated one, the structured form
+of tests/fuzz/fuzz_zip.c) and tests/fuzz/corpus/pickle/ (data.pkl of some
+fixtures, and pickles of Python's own pickle module: protocol 4, calls of
+os.system and eval, deep and self-referencing lists, wide integers).
 
 Deterministic: torch.save writes no timestamps in 1.13 and the tensors come
-from the safetensors files, so reruns give identical files.
+from the safetensors files, so reruns give identical files, except
+legacy.bin, whose storage keys are object addresses (the legacy format
+names storages by id()).
 """
 
 import collections
@@ -324,7 +329,8 @@ def pt_files():
     entries = zip_entries(src)
     with zipfile.ZipFile(os.path.join(PT, "deflated.bin"), "w") as z:
         for n, data in entries:
-            z.writestr(n, data, zipfile.ZIP_DEFLATED if "/data/" in n else zipfile.ZIP_STORED)
+            info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+            z.writestr(info, data, zipfile.ZIP_DEFLATED if "/data/" in n else zipfile.ZIP_STORED)
     write_zip(os.path.join(PT, "zip64.bin"), entries, zip64=True)
     shutil.copyfile(os.path.join(MODELS, "geb-f16-mha", "model.safetensors"),
                     os.path.join(PT, "zip64.safetensors"))
@@ -353,21 +359,42 @@ def pickle_seeds():
     return s
 
 
+def structured(entries):
+    """fuzz_zip's structured form: 'S', then per entry its name, NUL, a method
+    byte, a 16-bit length and the bytes (the harness writes the zip)."""
+    out = bytearray(b"S")
+    for name, data, method in entries:
+        out += name.encode() + b"\0" + bytes([method]) + struct.pack("<H", len(data)) + data
+    return bytes(out)
+
+
 def seeds():
+    """Small inputs only (libFuzzer mutates the whole file each run)."""
     zd, pd = os.path.join(CORPUS, "zip"), os.path.join(CORPUS, "pickle")
     for d in (zd, pd):
         if os.path.isdir(d):
             shutil.rmtree(d)
         os.makedirs(d)
-    for name in ("small.bin", "zip64.bin", "deflated.bin", "evil_eval.bin"):
+    for name in ("small.bin", "evil_eval.bin", "legacy.bin"):
         shutil.copyfile(os.path.join(PT, name), os.path.join(zd, name))
-    write_zip(os.path.join(zd, "classic.zip"), zip_entries(os.path.join(PT, "small.bin")))
+    small = zip_entries(os.path.join(PT, "small.bin"))
+    write_zip(os.path.join(zd, "classic.zip"), small)
+    write_zip(os.path.join(zd, "zip64.zip"), small, zip64=True)
+    with zipfile.ZipFile(os.path.join(zd, "deflated.zip"), "w") as z:
+        for n, data in small:
+            info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+            z.writestr(info, data, zipfile.ZIP_DEFLATED if "/data/" in n else zipfile.ZIP_STORED)
+    with open(os.path.join(zd, "small.structured"), "wb") as f:
+        f.write(structured([(n, d, 0) for n, d in small]))
+    one = [(n, d, 0) for n, d in zip_entries(os.path.join(PT, "evil_system.bin"))]
+    with open(os.path.join(zd, "evil.structured"), "wb") as f:
+        f.write(structured(one))
     for name in ("pt-views", "pt-shared-ffn", "pt-f16-mha"):
         for n, data in zip_entries(os.path.join(MODELS, name, "pytorch_model.bin")):
             if n.endswith("data.pkl"):
                 with open(os.path.join(pd, name + ".pkl"), "wb") as f:
                     f.write(data)
-    for n, data in zip_entries(os.path.join(PT, "small.bin")):
+    for n, data in small:
         if n.endswith("data.pkl"):
             with open(os.path.join(pd, "small.pkl"), "wb") as f:
                 f.write(data)
