@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_VALUES 1024
+#define BLOCK_VALUES 256
 
 struct geb_pickle {
     geb_pk **blocks;        /* blocks of BLOCK_VALUES values */
