@@ -108,6 +108,7 @@ static int deepen(pk_vm *vm, geb_pk *v, int d) {
 
 /* Appends n items to container c (list, dict or a tuple being built). */
 static int seq_append(pk_vm *vm, geb_pk *c, geb_pk **items, size_t n) {
+    if (n == 0) return 0;
     size_t limit = c->type == GEB_PK_DICT ? 2 * (size_t)GEB_PK_MAX_ITEMS : GEB_PK_MAX_ITEMS;
     if (n > limit - c->u.seq.n) return FAIL(vm, "a container holds more than %u items", GEB_PK_MAX_ITEMS);
     if (c->u.seq.n + n > c->u.seq.cap) {
@@ -479,8 +480,11 @@ int geb_pickle_load(geb_pickle **out, const uint8_t *buf, size_t len, const char
     geb_pickle *pk = calloc(1, sizeof *pk);
     if (!pk) return geb_err_set(err, "%s: out of memory", label);
     pk_vm vm = {.pk = pk, .buf = buf, .len = buf ? len : 0, .label = label, .err = err};
-    int rc;
-    while ((rc = step(&vm)) == 0) {}
+    /* Allocated up front so that stack + base is never arithmetic on NULL. */
+    vm.stack = malloc(64 * sizeof *vm.stack);
+    vm.stack_cap = 64;
+    int rc = vm.stack ? 0 : geb_err_set(err, "%s: out of memory", label);
+    while (rc == 0) rc = step(&vm);
     free(vm.stack);
     free(vm.memo);
     if (rc < 0) {
