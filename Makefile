@@ -85,6 +85,7 @@ asan:
 fixtures:
 	$(PYTHON) tools/gen_tok_fixtures.py
 	$(PYTHON) tools/ref_model.py
+	$(PYTHON) tools/gen_pt_fixtures.py
 
 neon:
 	bash tests/run_neon.sh

@@ -612,6 +612,15 @@ static void check_pickles(void) {
     put8(&p, 'N');
     put8(&p, 'a');
     expect_pickle_refusal("append to none", &p, "underflow");
+    /* Empty containers, even with nothing on the stack before them. */
+    const char *empties[] = {"(t.", "}.", "].", ").", "(N1N.", "\x80\x02(]\x85."};
+    for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
+        geb_pickle *pk;
+        geb_err err = {{0}};
+        CHECK_MSG(geb_pickle_load(&pk, (const uint8_t *)empties[i], strlen(empties[i]), "<e>", &err) == 0,
+                  "%s", err.msg);
+        geb_pickle_free(pk);
+    }
     /* Values of each kind come out as written. */
     p.n = 0;
     put8(&p, 0x80);
@@ -878,6 +887,8 @@ int main(void) {
         {"tests/data/models/pt-shared-ffn", "tests/data/models/geb-shared-ffn", 1},
         {"tests/data/pt/zip64.bin", "tests/data/pt/zip64.safetensors", 1},
         {"tests/data/pt/small.bin", "tests/data/pt/small.safetensors", 1},
+        {"tests/data/pt/module_p2.bin", "tests/data/pt/module.safetensors", 1},
+        {"tests/data/pt/module_p4.bin", "tests/data/pt/module.safetensors", 1},
     };
     for (size_t i = 0; i < sizeof twins / sizeof twins[0]; i++)
         check_twin(twins[i].pt, twins[i].st, twins[i].files);

@@ -33,6 +33,8 @@ Into tests/data/pt/ (read by tests/test_pytorch.c):
                    writer with every ZIP64 record forced (torch only writes
                    them past 4 GB)
   small.bin        a few tensors of every storage class geb lists
+  module_p2.bin    an nn.Module's state_dict() (with its _metadata), protocol 2
+  module_p4.bin    the same with pickle_protocol=4 (twin of both: module.safetensors)
   twin of each: the same name with .safetensors, where one exists
 
 and the fuzz seeds: tests/fuzz/corpus/zip/ (small archives: torch.save's,
@@ -42,9 +44,9 @@ fixtures, and pickles of Python's own pickle module: protocol 4, calls of
 os.system and eval, deep and self-referencing lists, wide integers).
 
 Deterministic: torch.save writes no timestamps in 1.13 and the tensors come
-from the safetensors files, so reruns give identical files, except
-legacy.bin, whose storage keys are object addresses (the legacy format
-names storages by id()).
+from the safetensors files, so reruns give identical files; legacy.bin
+is only written when absent, since its storage keys are object addresses
+(the legacy format names storages by id()) and would differ every run.
 """
 
 import collections
@@ -319,7 +321,18 @@ def pt_files():
     save(sd, os.path.join(PT, "small.bin"), stem="archive")
     st_write_raw(os.path.join(PT, "small.safetensors"),
                  collections.OrderedDict((k, v.detach()) for k, v in sd.items()))
-    torch.save(sd, os.path.join(PT, "legacy.bin"), _use_new_zipfile_serialization=False)
+    legacy = os.path.join(PT, "legacy.bin")
+    if not os.path.exists(legacy):  # its storage keys are object addresses: kept once written
+        torch.save(sd, legacy, _use_new_zipfile_serialization=False)
+    # A module's own state_dict() carries _metadata (a BUILD opcode); protocol 4
+    # adds FRAME, SHORT_BINUNICODE, MEMOIZE.
+    torch.manual_seed(3)
+    mod = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4),
+                              torch.nn.Embedding(5, 2).half())
+    msd = mod.state_dict()
+    save(msd, os.path.join(PT, "module_p2.bin"), stem="module_p2")
+    torch.save(msd, os.path.join(PT, "module_p4.bin"), pickle_protocol=4)
+    st_write_raw(os.path.join(PT, "module.safetensors"), msd)
     sd_evil = collections.OrderedDict(sd)
     sd_evil["x"] = Evil(os.system, "echo this must never run")
     save(sd_evil, os.path.join(PT, "evil_system.bin"), stem="archive")
@@ -394,8 +407,11 @@ def seeds():
             if n.endswith("data.pkl"):
                 with open(os.path.join(pd, name + ".pkl"), "wb") as f:
                     f.write(data)
-    for n, data in small:
-        if n.endswith("data.pkl"):
+    for n, data in small + zip_entries(os.path.join(PT, "module_p4.bin")):
+        if n.endswith("data.pkl") and "module" in n:
+            with open(os.path.join(pd, "module_p4.pkl"), "wb") as f:
+                f.write(data)
+        elif n.endswith("data.pkl"):
             with open(os.path.join(pd, "small.pkl"), "wb") as f:
                 f.write(data)
     for n, data in pickle_seeds().items():
