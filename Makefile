@@ -105,6 +105,7 @@ fixtures:
 	$(PYTHON) tools/ref_model.py
 	$(PYTHON) tools/gen_bad_fixtures.py
 	$(PYTHON) tools/ref_torch_llama.py
+	$(PYTHON) tools/gen_pt_fixtures.py
 
 neon:
 	bash tests/run_neon.sh

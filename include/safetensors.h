@@ -1,5 +1,6 @@
-/* safetensors.h - reads a Hugging Face safetensors checkpoint, single-file or
- * sharded, through mmap.
+/* safetensors.h - reads a Hugging Face checkpoint, single-file or sharded,
+ * through mmap: safetensors, or a PyTorch torch.save archive (pytorch.h)
+ * behind the same interface.
  *
  *   geb_st *st;
  *   if (geb_st_open(&st, "path/to/model-dir", &err) != 0) fail(err.msg);
@@ -51,9 +52,14 @@ typedef struct geb_st geb_st;
 
 /* Opens dir/model.safetensors.index.json if present (every shard it names
  * must exist and hold the tensors mapped to it), else dir/model.safetensors,
- * else the only *.safetensors file in dir.  A path to a .safetensors file or
- * to an *.index.json file is accepted too.  Sharded: only the tensors the
- * index maps are listed (others in the shards are ignored). */
+ * else the only *.safetensors file in dir.  Only when dir holds no
+ * *.safetensors file at all: dir/pytorch_model.bin.index.json, else
+ * dir/pytorch_model.bin, else the only *.bin file (PyTorch zip archives).
+ * A path to a .safetensors, .bin, .pt or .pth file or to an *.index.json
+ * file is accepted too; a shard's format follows its name (*.bin, *.pt,
+ * *.pth: PyTorch, else safetensors).  Sharded: only the tensors the index
+ * maps are listed (others in the shards are ignored).  PyTorch tensors may
+ * share bytes (views, shared modules); safetensors ones may not. */
 int geb_st_open(geb_st **out, const char *path, geb_err *err);
 
 /* Parses one safetensors image already in memory (used by tests and fuzzing;
@@ -64,6 +70,14 @@ const geb_tensor *geb_st_find(const geb_st *st, const char *name);
 size_t geb_st_count(const geb_st *st);
 const geb_tensor *geb_st_at(const geb_st *st, size_t i);
 size_t geb_st_file_bytes(const geb_st *st); /* total size of all files */
+
+/* "safetensors" or "pytorch" ("mixed" if an index names shards of both). */
+const char *geb_st_format(const geb_st *st);
+/* The checkpoint files opened (shards in file-name order), as paths. */
+size_t geb_st_n_files(const geb_st *st);
+const char *geb_st_file_name(const geb_st *st, size_t i); /* NULL past the end */
+/* The *.index.json that was read, or NULL for a single file. */
+const char *geb_st_index_path(const geb_st *st);
 
 /* Hints the kernel that these bytes will be read soon / are no longer needed
  * (dontneed drops them from the process; a file's pages stay in the page

@@ -17,6 +17,12 @@
  *
  * geb_st_at() order: by shard, then by position in the file, so that walking
  * the tensors in order reads each file front to back.
+ *
+ * PyTorch checkpoints (*.bin, *.pt, *.pth: torch.save zip archives) are read
+ * by pytorch.c into the same geb_tensor entries; a shard of either format
+ * goes through the same index and lookup code.  Their tensors may share
+ * bytes (views, shared modules), so the overlap check is for safetensors
+ * only.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* MADV_WILLNEED, MADV_DONTNEED */
@@ -25,6 +31,7 @@
 
 #include "guard.h"
 #include "json.h"
+#include "pytorch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,13 +45,18 @@
 #define ST_MAX_HEADER ((uint64_t)100 << 20) /* far above any real header */
 #define ST_MAX_INDEX ((size_t)100 << 20)
 #define ST_INDEX_NAME "model.safetensors.index.json"
+#define PT_INDEX_NAME "pytorch_model.bin.index.json"
+
+typedef enum st_format { ST_SAFETENSORS, ST_PYTORCH } st_format;
 
 typedef struct st_shard {
     char *label;           /* path (or "<buffer>") used in error messages */
     const uint8_t *base;   /* the whole file image */
     size_t size;           /* its length in bytes */
     int mapped;            /* 1: base is our mmap, unmapped at close */
-    geb_json *header;      /* parsed header; owns the tensor names */
+    st_format format;      /* from the file name */
+    geb_json *header;      /* safetensors: parsed header; owns the tensor names */
+    geb_pt *pt;            /* pytorch: the parsed archive; owns the tensor names */
     geb_tensor *tensors;   /* this shard's tensors, sorted by name */
     size_t count;
 } st_shard;
@@ -57,6 +69,7 @@ struct geb_st {
     uint32_t *slots;       /* open-addressing hash: tensor index + 1, 0 = empty */
     size_t nslots;         /* power of two, >= 2 * count */
     size_t file_bytes;
+    char *index_path;      /* the *.index.json read, or NULL */
 };
 
 /* Every dtype the safetensors format defines, with its element size. */
@@ -201,6 +214,16 @@ static int check_metadata(const st_shard *sh, const geb_json *v, geb_err *err) {
     return 0;
 }
 
+/* Sorts sh->tensors by name and rejects a repeated name. */
+static int check_names(st_shard *sh, geb_err *err) {
+    geb_tensor *t = sh->tensors;
+    qsort(t, sh->count, sizeof *t, cmp_by_name);
+    for (size_t i = 1; i < sh->count; i++)
+        if (strcmp(t[i - 1].name, t[i].name) == 0)
+            return geb_err_set(err, "%s: tensor '%s' appears twice", sh->label, t[i].name);
+    return 0;
+}
+
 /* Rejects repeated names and overlapping data; sorts sh->tensors by name. */
 static int check_layout(st_shard *sh, geb_err *err) {
     geb_tensor *t = sh->tensors;
@@ -264,7 +287,31 @@ static int parse_header(st_shard *sh, int index, geb_err *err) {
     return check_layout(sh, err);
 }
 
+/* Parses the torch.save archive sh->base[0..size) into sh->pt and copies
+ * its tensors into sh->tensors (names stay in sh->pt). */
+static int parse_pytorch(st_shard *sh, int index, geb_err *err) {
+    if (geb_pt_open(&sh->pt, sh->base, sh->size, sh->label, err) != 0) return -1;
+    size_t n = geb_pt_count(sh->pt);
+    sh->tensors = calloc(n ? n : 1, sizeof *sh->tensors);
+    if (!sh->tensors) return geb_err_set(err, "%s: out of memory", sh->label);
+    memcpy(sh->tensors, geb_pt_tensors(sh->pt), n * sizeof *sh->tensors);
+    for (size_t i = 0; i < n; i++) {
+        sh->tensors[i].shard = index;
+        sh->tensors[i].mapped = sh->mapped;
+    }
+    sh->count = n;
+    return check_names(sh, err);
+}
+
 /* ---- files ------------------------------------------------------------ */
+
+/* The format of a checkpoint file, from its name: torch.save's usual
+ * extensions are PyTorch, anything else is read as safetensors. */
+static st_format format_of(const char *path) {
+    return ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth")
+               ? ST_PYTORCH
+               : ST_SAFETENSORS;
+}
 
 /* Appends an empty shard labelled `label` (taken over) to st. */
 static st_shard *add_shard(geb_st *st, char *label, geb_err *err) {
@@ -286,6 +333,7 @@ static st_shard *add_shard(geb_st *st, char *label, geb_err *err) {
 static int open_shard(geb_st *st, char *path, geb_err *err) {
     st_shard *sh = add_shard(st, path, err);
     if (!sh) return -1;
+    sh->format = format_of(path);
     /* O_NONBLOCK: a FIFO planted in a model folder must not hang us. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return geb_err_set(err, "cannot open %s: %s", path, strerror(errno));
@@ -312,7 +360,8 @@ static int open_shard(geb_st *st, char *path, geb_err *err) {
     }
     close(fd);
     st->file_bytes += sh->size;
-    return parse_header(sh, (int)(st->nshards - 1), err);
+    int index = (int)(st->nshards - 1);
+    return sh->format == ST_PYTORCH ? parse_pytorch(sh, index, err) : parse_header(sh, index, err);
 }
 
 /* ---- lookup table ----------------------------------------------------- */
@@ -422,6 +471,7 @@ static int open_named_shard(geb_st *st, const char *dir, const shard_ref *ref,
 static int open_index(geb_st *st, const char *dir, const char *index_path, geb_err *err) {
     uint8_t *text;
     size_t len, nfiles = 0;
+    if (!(st->index_path = strdup(index_path))) return geb_err_set(err, "out of memory");
     if (geb_read_file(index_path, &text, &len, ST_MAX_INDEX, err) != 0) return -1;
     geb_err jerr;
     geb_json *root = geb_json_parse((const char *)text, len, &jerr);
@@ -472,11 +522,29 @@ out:
 
 /* ---- public ----------------------------------------------------------- */
 
-/* Chooses what to open in directory dir: the index, model.safetensors, or the
- * only *.safetensors file.  Returns a malloc'd path, *is_index set. */
-static char *pick_in_dir(const char *dir, int *is_index, geb_err *err) {
+/* Counts the files in dir whose names end with suffix (and are longer);
+ * *found gets the path of the first (malloc'd), or stays NULL. */
+static int count_suffix(const char *dir, const char *suffix, char **found, geb_err *err) {
+    DIR *d = opendir(dir);
+    if (!d) return geb_err_set(err, "cannot read directory %s: %s", dir, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) > strlen(suffix) && ends_with(e->d_name, suffix) && n++ == 0)
+            *found = path_join(dir, e->d_name);
+    closedir(d);
+    if (n > 0 && !*found) return geb_err_set(err, "out of memory");
+    return n;
+}
+
+/* The first of index, single that exists in dir, else the only file ending
+ * in suffix.  Returns a malloc'd path (*is_index set), NULL with *none = 1
+ * if there is no such file at all, or NULL with err set. */
+static char *pick_format(const char *dir, const char *index, const char *single,
+                         const char *suffix, int *is_index, int *none, geb_err *err) {
     struct stat sb;
-    const char *fixed[2] = {ST_INDEX_NAME, "model.safetensors"};
+    const char *fixed[2] = {index, single};
+    *none = 0;
     for (int i = 0; i < 2; i++) {
         char *p = path_join(dir, fixed[i]);
         if (!p) {
@@ -489,25 +557,28 @@ static char *pick_in_dir(const char *dir, int *is_index, geb_err *err) {
         }
         free(p);
     }
-    DIR *d = opendir(dir);
-    if (!d) {
-        geb_err_set(err, "cannot read directory %s: %s", dir, strerror(errno));
-        return NULL;
-    }
     char *found = NULL;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l > 12 && ends_with(e->d_name, ".safetensors") && n++ == 0)
-            found = path_join(dir, e->d_name);
-    }
-    closedir(d);
-    if (n == 1 && found) return found;
+    int n = count_suffix(dir, suffix, &found, err);
+    if (n == 1) return found;
     free(found);
-    if (n == 0) geb_err_set(err, "no .safetensors file in %s", dir);
-    else if (n > 1) geb_err_set(err, "%s holds %d .safetensors files but no %s", dir, n, ST_INDEX_NAME);
-    else geb_err_set(err, "out of memory");
+    if (n == 0) *none = 1;
+    else if (n > 1) geb_err_set(err, "%s holds %d %s files but no %s", dir, n, suffix, index);
+    return NULL;
+}
+
+/* Chooses what to open in directory dir: safetensors first (the index,
+ * model.safetensors, or the only *.safetensors file), as transformers does;
+ * only if there is none, PyTorch (pytorch_model.bin.index.json,
+ * pytorch_model.bin, or the only *.bin file).  Returns a malloc'd path,
+ * *is_index set. */
+static char *pick_in_dir(const char *dir, int *is_index, geb_err *err) {
+    int none;
+    char *p = pick_format(dir, ST_INDEX_NAME, "model.safetensors", ".safetensors", is_index,
+                          &none, err);
+    if (p || !none) return p;
+    p = pick_format(dir, PT_INDEX_NAME, "pytorch_model.bin", ".bin", is_index, &none, err);
+    if (p || !none) return p;
+    geb_err_set(err, "no .safetensors file in %s (nor a PyTorch pytorch_model.bin)", dir);
     return NULL;
 }
 
@@ -598,6 +669,21 @@ const geb_tensor *geb_st_at(const geb_st *st, size_t i) {
 
 size_t geb_st_file_bytes(const geb_st *st) { return st ? st->file_bytes : 0; }
 
+const char *geb_st_format(const geb_st *st) {
+    if (!st || !st->nshards) return "?";
+    for (size_t i = 1; i < st->nshards; i++)
+        if (st->shards[i].format != st->shards[0].format) return "mixed";
+    return st->shards[0].format == ST_PYTORCH ? "pytorch" : "safetensors";
+}
+
+size_t geb_st_n_files(const geb_st *st) { return st ? st->nshards : 0; }
+
+const char *geb_st_file_name(const geb_st *st, size_t i) {
+    return st && i < st->nshards ? st->shards[i].label : NULL;
+}
+
+const char *geb_st_index_path(const geb_st *st) { return st ? st->index_path : NULL; }
+
 /* madvise over the pages covering the tensor's bytes; failures are ignored
  * because advice is only a hint.  Only for mapped files: the pages of a
  * caller's buffer may hold other data, which MADV_DONTNEED would zero. */
@@ -622,12 +708,14 @@ void geb_st_close(geb_st *st) {
         st_shard *sh = &st->shards[i];
         if (sh->mapped) geb_guard_remove(sh->base), munmap((void *)sh->base, sh->size);
         geb_json_free(sh->header);
+        geb_pt_close(sh->pt);
         free(sh->tensors);
         free(sh->label);
     }
     free(st->shards);
     free(st->tensors);
     free(st->slots);
+    free(st->index_path);
     free(st);
 }
 

@@ -2,7 +2,7 @@
 """gen_bench_model.py - writes a GEB-1.3B-shaped checkpoint with random BF16
 weights, for benchmarking (`make bench`).
 
-    tools/gen_bench_model.py OUTDIR [--layers N] [--seed S]
+    tools/gen_bench_model.py OUTDIR [--layers N] [--seed S] [--pytorch PTDIR]
 
 OUTDIR gets config.json (the real GEB-1.3B hyper-parameters of MODEL-SPEC.md,
 num_layers overridable for quick tests), model.safetensors (GEB tensor names,
@@ -16,6 +16,13 @@ tensor's 1/sqrt(fan_in) by shifting the BF16 exponent field (pool values are
 clamped away from zero so the shift never underflows).  The data goes to
 model.safetensors.tmp and is renamed at the end, so an interrupted run leaves
 no half-written model.safetensors behind.
+
+--pytorch PTDIR also writes the same weights as a BF16 pytorch_model.bin
+(torch.save of Debian's python3-torch) into PTDIR, with the same config.json
+and tokenizer.model, to compare load times of the two formats.  The tensors
+are numpy memmaps of model.safetensors viewed as torch tensors, so nothing
+is copied in memory; an existing model.safetensors with the same layer count
+and seed is reused.
 """
 
 import argparse
@@ -35,8 +42,12 @@ POOL = 1 << 24          # pool of random BF16 values (32 MB)
 CHUNK = 1 << 23         # values written per write() call (16 MB)
 
 
-def geb_config(layers):
-    """The GEB-1.3B config.json values (MODEL-SPEC.md), with num_layers set."""
+def geb_config(layers, tiny=False):
+    """The GEB-1.3B config.json values (MODEL-SPEC.md), with num_layers set;
+    tiny: every width shrunk (for testing this tool, not for benchmarks)."""
+    if tiny:
+        return dict(geb_config(layers), hidden_size=128, ffn_hidden_size=344, kv_channels=32,
+                    num_attention_heads=4, num_key_value_heads=2, padded_vocab_size=1000)
     return {"architectures": ["ChatGLMModel"], "model_type": "chatglm",
             "num_layers": layers, "hidden_size": 2048, "ffn_hidden_size": 5632,
             "kv_channels": 128, "num_attention_heads": 16, "num_key_value_heads": 4,
@@ -106,15 +117,43 @@ def write_tensor(f, shape, scale, pool, rng):
         done += m
 
 
+def write_pytorch(st_path, tensors, outdir, ptdir):
+    """torch.save of the safetensors' tensors (as memmaps, no copy) to
+    ptdir/pytorch_model.bin, plus config.json and tokenizer.model."""
+    import collections
+    import torch
+    with open(st_path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    base = 8 + n
+    mm = np.memmap(st_path, dtype=np.int16, mode="c")   # copy-on-write: torch wants writable
+    sd = collections.OrderedDict()
+    for name, shape, _ in tensors:
+        b, e = header[name]["data_offsets"]
+        a = mm[(base + b) // 2:(base + e) // 2].reshape(shape)
+        sd[name] = torch.from_numpy(a).view(torch.bfloat16)
+    os.makedirs(ptdir, exist_ok=True)
+    final = os.path.join(ptdir, "pytorch_model.bin")
+    tmp = final + ".tmp"
+    torch.save(sd, tmp)
+    for f in ("config.json", "tokenizer.model"):
+        shutil.copyfile(os.path.join(outdir, f), os.path.join(ptdir, f))
+    os.replace(tmp, final)
+    print("wrote %s: %.2f GB" % (final, os.path.getsize(final) / 1e9))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--layers", type=int, default=24, help="num_layers (24 = GEB-1.3B)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests of this tool
+    ap.add_argument("--pytorch", metavar="PTDIR",
+                    help="also write the weights as a BF16 pytorch_model.bin into PTDIR")
     a = ap.parse_args()
     if a.layers < 1:
         ap.error("--layers must be >= 1")
-    cfg = geb_config(a.layers)
+    cfg = geb_config(a.layers, a.tiny)
     os.makedirs(a.outdir, exist_ok=True)
     tensors = tensor_list(cfg)
 
@@ -126,9 +165,14 @@ def main():
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)       # data starts 8-byte aligned
 
+    final = os.path.join(a.outdir, "model.safetensors")
+    stamp = os.path.join(a.outdir, ".gen_bench_model")
+    made = "layers %d seed %d tiny %d\n" % (a.layers, a.seed, a.tiny)
+    if a.pytorch and os.path.exists(final) and os.path.exists(stamp) and open(stamp).read() == made:
+        write_pytorch(final, tensors, a.outdir, a.pytorch)
+        return 0
     rng = np.random.default_rng(a.seed)
     pool = make_pool(rng)
-    final = os.path.join(a.outdir, "model.safetensors")
     tmp = final + ".tmp"
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(h)))
@@ -143,8 +187,12 @@ def main():
         f.write("\n")
     shutil.copyfile(TOKENIZER, os.path.join(a.outdir, "tokenizer.model"))
     os.replace(tmp, final)
+    with open(stamp, "w") as f:
+        f.write(made)
     print("wrote %s: %d layers, %.3f G params, %.2f GB" % (a.outdir, a.layers, off / 2e9,
                                                             os.path.getsize(final) / 1e9))
+    if a.pytorch:
+        write_pytorch(final, tensors, a.outdir, a.pytorch)
     return 0
 
 
