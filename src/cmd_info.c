@@ -72,8 +72,11 @@ int geb_cmd_info(const geb_opts *o, geb_err *err) {
     }
     geb_out_printf("model:       %s\n", dir);
     print_family(&c);
-    geb_out_printf("on disk:     %s, %s in %zu tensors\n", geb_weights_file_dtype(w),
-                   human(geb_st_file_bytes(st), b1, sizeof b1), geb_st_count(st));
+    geb_out_printf("on disk:     %s checkpoint, %s, %s in %zu tensors, %zu file(s):",
+                   geb_st_format(st), geb_weights_file_dtype(w),
+                   human(geb_st_file_bytes(st), b1, sizeof b1), geb_st_count(st), geb_st_n_files(st));
+    for (size_t i = 0; i < geb_st_n_files(st); i++) geb_out_printf(" %s", geb_st_file_name(st, i));
+    geb_out_printf("\n");
     print_memory(w, &c, o->n_ctx > 0 ? o->n_ctx : c.seq_len);
     geb_out_printf("config keys:\n");
     for (int i = 0; i < c.n_notes; i++) geb_out_printf("  %-40s %s\n", c.notes[i].key, c.notes[i].what);
