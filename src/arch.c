@@ -179,6 +179,7 @@ int geb_arch_known_buffer(const geb_arch *a, const char *name) {
     static const char *const suffixes[] = {
         "rotary_pos_emb.inv_freq", /* ChatGLM2/GEB RotaryEmbedding */
         "rotary_emb.inv_freq",     /* older transformers Llama checkpoints */
+        "position_ids",            /* positions buffer some modules register (int64 0..n-1) */
     };
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
