@@ -85,6 +85,7 @@ asan:
 fixtures:
 	$(PYTHON) tools/gen_tok_fixtures.py
 	$(PYTHON) tools/ref_model.py
+	$(PYTHON) tools/chat_ref/ids.py
 
 neon:
 	bash tests/run_neon.sh
