@@ -120,7 +120,9 @@ typedef struct geb_chat_prompt {
                               the one it starts in) */
     size_t n_msgs;
     size_t gen_begin;      /* ids from here open the assistant turn (n if not opened) */
-    char *text;            /* the template's text form, NUL-terminated */
+    char *text;            /* the template's text form, NUL-terminated (a
+                              special with two spellings, sop / <sop>, in
+                              the one the tokenizer has) */
     size_t text_len;
 } geb_chat_prompt;
 
