@@ -1,10 +1,9 @@
 /* special.h - the special tokens that ChatGLM-style Python glue appends
  * after the SentencePiece pieces, read from a model folder as data.
  *
- *   static const char *const geb_order[] = {"[MASK]", "[gMASK]", "[sMASK]",
- *       "<sop>", "<eop>", "<eod>", "<|special_6|>", ...};
  *   char why[GEB_SPECIAL_WHY];
- *   if (geb_special_load(tok, dir, cfg.vocab, geb_order, 10, why, sizeof why, &err))
+ *   if (geb_special_load(tok, dir, cfg.vocab, geb_special_geb_order,
+ *                        GEB_SPECIAL_GEB_N, why, sizeof why, &err))
  *       fail(err.msg);
  *   // -v: printf("special tokens: %s\n", why);
  *   int32_t gmask = geb_tok_special_id(tok, "[gMASK]");
@@ -29,6 +28,16 @@
 #define GEB_SPECIAL_MAX_LIST 1024      /* names in one parsed list */
 #define GEB_SPECIAL_MAX_FILE (4u << 20) /* larger .py / json files are refused */
 #define GEB_SPECIAL_WHY 256            /* room for the description of the source */
+
+/* Known orders, for callers to pass as defaults: GEB-1.3B's
+ * tokenization_geb.py list (its last four names are not known: called
+ * <|special_6|>..<|special_9|> here), ChatGLM2's and ChatGLM3's. */
+#define GEB_SPECIAL_GEB_N 10
+#define GEB_SPECIAL_GLM2_N 5
+#define GEB_SPECIAL_GLM3_N 9
+extern const char *const geb_special_geb_order[GEB_SPECIAL_GEB_N];
+extern const char *const geb_special_glm2_order[GEB_SPECIAL_GLM2_N];
+extern const char *const geb_special_glm3_order[GEB_SPECIAL_GLM3_N];
 
 /* A parsed list: names[i] (NUL-terminated, valid UTF-8) with ids[i] (-1 for
  * the positional .py list).  Owned by the list; free with

@@ -538,7 +538,14 @@ int geb_chat_render(const geb_chat_template *t, const geb_tok *tok, const geb_ch
     for (size_t i = 0; i < p.n; i++) {
         char tmp[64];
         size_t len;
-        const char *s = part_text(&p.v[i], tmp, sizeof tmp, &len);
+        const chat_part *x = &p.v[i];
+        const char *s = part_text(x, tmp, sizeof tmp, &len);
+        /* the spelling the tokenizer has (GEB's "<sop>" for ChatGLM's "sop") */
+        if (tok && x->kind == P_SPEC && x->alt && geb_tok_control_id(tok, x->s, x->len) < 0 &&
+            geb_tok_control_id(tok, x->alt, strlen(x->alt)) >= 0) {
+            s = x->alt;
+            len = strlen(x->alt);
+        }
         buf_add(&text, s, len);
     }
     chat_ids d = {0};

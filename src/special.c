@@ -11,6 +11,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+const char *const geb_special_geb_order[GEB_SPECIAL_GEB_N] = {
+    "[MASK]", "[gMASK]", "[sMASK]", "<sop>", "<eop>", "<eod>",
+    "<|special_6|>", "<|special_7|>", "<|special_8|>", "<|special_9|>"};
+const char *const geb_special_glm2_order[GEB_SPECIAL_GLM2_N] = {"[MASK]", "[gMASK]", "[sMASK]",
+                                                               "sop", "eop"};
+const char *const geb_special_glm3_order[GEB_SPECIAL_GLM3_N] = {
+    "[MASK]", "[gMASK]", "[sMASK]", "sop", "eop",
+    "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>"};
+
 /* ------------------------------------------------------------------ */
 /* The table (linear search: a few dozen entries, looked up rarely)  */
 
@@ -163,7 +172,7 @@ static void py_lex_string(py_lex *lx, py_tok *t) {
     for (;;) {
         if (p >= n || (!triple && (s[p] == '\n' || s[p] == '\r'))) {
             t->bad = 1; /* unterminated: the rest of the file is swallowed */
-            t->end = p;
+            t->end = p < n ? p : n;
             lx->pos = n;
             return;
         }

@@ -417,7 +417,7 @@ static void test_stops_and_defaults(void) {
         geb_chat_prompt p;
         CHECK(geb_chat_render(geb_chat_find("chatglm2"), geb, &m, 1, 0, 1, &p, &err) == 0);
         CHECK(p.n > 2 && p.ids[0] == 401 && p.ids[1] == 403);
-        CHECK(strncmp(p.text, "[gMASK]sop[Round 1]\n\n问：hi\n\n答：", p.text_len) == 0);
+        CHECK(strcmp(p.text, "[gMASK]<sop>[Round 1]\n\n问：hi\n\n答：") == 0);
         geb_chat_prompt_free(&p);
         geb_tok_free(geb);
     }

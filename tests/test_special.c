@@ -63,11 +63,15 @@ static void expect_py(const char *src, size_t len, const char *const *want, int 
 #define EXPECT_PY(src, want, n) expect_py(src, strlen(src), want, n, __LINE__)
 
 static void test_parse_py(void) {
+    static const char *const geb[] = {"[MASK]", "[gMASK]", "[sMASK]", "<sop>", "<eop>", "<eod>"};
     static const char *const glm3[] = {"[MASK]", "[gMASK]", "[sMASK]", "sop", "eop",
                                        "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>"};
-    static const char *const geb[] = {"[MASK]", "[gMASK]", "[sMASK]", "<sop>", "<eop>", "<eod>"};
     EXPECT_PY(kChatglm3, glm3, 9);
     EXPECT_PY(kChatglm2, glm3, 5);
+    /* the built-in orders agree with the published lists */
+    EXPECT_PY(kChatglm3, geb_special_glm3_order, GEB_SPECIAL_GLM3_N);
+    EXPECT_PY(kChatglm2, geb_special_glm2_order, GEB_SPECIAL_GLM2_N);
+    for (int i = 0; i < 6; i++) CHECK(strcmp(geb_special_geb_order[i], geb[i]) == 0);
     EXPECT_PY(kGeb, geb, 6);
     /* a list named before it and added in front */
     static const char *const front[] = {"a", "b", "c"};
@@ -278,11 +282,9 @@ static void rm(const char *dir, const char *name) {
 
 /* Loads the special table of a fresh tokenizer from dir. */
 static int load_from(const char *dir, int32_t vocab, geb_tok **tok, char *why, geb_err *err) {
-    static const char *const defaults[] = {"[MASK]", "[gMASK]", "[sMASK]", "<sop>", "<eop>",
-                                           "<eod>", "<|special_6|>", "<|special_7|>",
-                                           "<|special_8|>", "<|special_9|>"};
     if (geb_tok_load(tok, TOK_PATH, err) != 0) return -2;
-    return geb_special_load(*tok, dir, vocab, defaults, 10, why, GEB_SPECIAL_WHY, err);
+    return geb_special_load(*tok, dir, vocab, geb_special_geb_order, GEB_SPECIAL_GEB_N, why,
+                            GEB_SPECIAL_WHY, err);
 }
 
 static void test_loader(void) {
