@@ -2,12 +2,19 @@
 """gen_bench_model.py - writes a GEB-1.3B-shaped checkpoint with random BF16
 weights, for benchmarking (`make bench`).
 
-    tools/gen_bench_model.py OUTDIR [--layers N] [--seed S] [--pytorch PTDIR]
+    tools/gen_bench_model.py OUTDIR [--family geb|llama] [--layers N] [--seed S]
+                             [--pytorch PTDIR]
 
 OUTDIR gets config.json (the real GEB-1.3B hyper-parameters of MODEL-SPEC.md,
 num_layers overridable for quick tests), model.safetensors (GEB tensor names,
 untied output, ~2.7 GB at 24 layers) and tokenizer.model (the test tokenizer:
 fewer pieces than padded_vocab_size, which the engine supports).
+
+--family llama writes a TinyLlama-1.1B-shaped checkpoint instead (MODEL-SPEC.md's
+Llama section: 22 layers by default, Hugging Face LlamaForCausalLM tensor names
+and config.json, untied lm_head, ~2.2 GB), with the Llama-style test tokenizer
+(360 pieces, fewer than vocab_size 32000) and a tokenizer_config.json that adds
+BOS as TinyLlama's does.
 
 The file is streamed tensor by tensor in chunks, never held in memory.  Speed
 matters more than randomness: a pool of normal BF16 values is drawn once and
@@ -36,7 +43,10 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOKENIZER = os.path.join(ROOT, "tests", "data", "models", "geb-bf16-mqa", "tokenizer.model")
+MODELS = os.path.join(ROOT, "tests", "data", "models")
+TOKENIZER = {"geb": os.path.join(MODELS, "geb-bf16-mqa", "tokenizer.model"),
+             "llama": os.path.join(MODELS, "llama-f32-gqa4", "tokenizer.model")}
+DEFAULT_LAYERS = {"geb": 24, "llama": 22}
 
 POOL = 1 << 24          # pool of random BF16 values (32 MB)
 CHUNK = 1 << 23         # values written per write() call (16 MB)
@@ -55,6 +65,50 @@ def geb_config(layers, tiny=False):
             "tie_word_embeddings": False, "add_bias_linear": False,
             "add_qkv_bias": False, "torch_dtype": "bfloat16", "eos_token_id": 2,
             "use_cache": True}
+
+
+def llama_config(layers, tiny=False):
+    """TinyLlama-1.1B's config.json values (MODEL-SPEC.md), with
+    num_hidden_layers set; tiny: every width shrunk (tests of this tool)."""
+    if tiny:
+        return dict(llama_config(layers), hidden_size=128, intermediate_size=344,
+                    num_attention_heads=4, num_key_value_heads=2, vocab_size=1000)
+    return {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+            "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": layers,
+            "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
+            "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+            "rope_scaling": None, "hidden_act": "silu", "attention_bias": False,
+            "mlp_bias": False, "tie_word_embeddings": False, "bos_token_id": 1,
+            "eos_token_id": 2, "torch_dtype": "bfloat16", "use_cache": True}
+
+
+# Written next to the Llama checkpoint: TinyLlama's tokenizer adds BOS.
+LLAMA_TOKENIZER_CONFIG = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>",
+                          "eos_token": "</s>", "unk_token": "<unk>", "legacy": False,
+                          "model_max_length": 2048, "tokenizer_class": "LlamaTokenizer"}
+
+
+def llama_tensor_list(c):
+    """(name, shape, scale) in Hugging Face Llama order, same scale rules as
+    tensor_list: 1/sqrt(fan_in) for projections, 0 for RMSNorm weights."""
+    H, F, NH = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"]
+    NKV, V = c["num_key_value_heads"], c["vocab_size"]
+    D = H // NH
+    out = [("model.embed_tokens.weight", (V, H), 1.0)]
+    p = "model.layers.%d."
+    for i in range(c["num_hidden_layers"]):
+        out += [(p % i + "input_layernorm.weight", (H,), 0),
+                (p % i + "self_attn.q_proj.weight", (NH * D, H), 1 / math.sqrt(H)),
+                (p % i + "self_attn.k_proj.weight", (NKV * D, H), 1 / math.sqrt(H)),
+                (p % i + "self_attn.v_proj.weight", (NKV * D, H), 1 / math.sqrt(H)),
+                (p % i + "self_attn.o_proj.weight", (H, NH * D), 1 / math.sqrt(NH * D)),
+                (p % i + "post_attention_layernorm.weight", (H,), 0),
+                (p % i + "mlp.gate_proj.weight", (F, H), 1 / math.sqrt(H)),
+                (p % i + "mlp.up_proj.weight", (F, H), 1 / math.sqrt(H)),
+                (p % i + "mlp.down_proj.weight", (H, F), 1 / math.sqrt(F))]
+    out += [("model.norm.weight", (H,), 0),
+            ("lm_head.weight", (V, H), 1 / math.sqrt(H))]
+    return out
 
 
 def tensor_list(c):
@@ -136,8 +190,9 @@ def write_pytorch(st_path, tensors, outdir, ptdir):
     final = os.path.join(ptdir, "pytorch_model.bin")
     tmp = final + ".tmp"
     torch.save(sd, tmp)
-    for f in ("config.json", "tokenizer.model"):
-        shutil.copyfile(os.path.join(outdir, f), os.path.join(ptdir, f))
+    for f in ("config.json", "tokenizer.model", "tokenizer_config.json"):
+        if os.path.exists(os.path.join(outdir, f)):
+            shutil.copyfile(os.path.join(outdir, f), os.path.join(ptdir, f))
     os.replace(tmp, final)
     print("wrote %s: %.2f GB" % (final, os.path.getsize(final) / 1e9))
 
@@ -145,17 +200,26 @@ def write_pytorch(st_path, tensors, outdir, ptdir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
-    ap.add_argument("--layers", type=int, default=24, help="num_layers (24 = GEB-1.3B)")
+    ap.add_argument("--family", choices=("geb", "llama"), default="geb",
+                    help="geb = GEB-1.3B (default), llama = TinyLlama-1.1B")
+    ap.add_argument("--layers", type=int, default=None,
+                    help="layer count (default 24 for geb, 22 for llama)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests of this tool
     ap.add_argument("--pytorch", metavar="PTDIR",
                     help="also write the weights as a BF16 pytorch_model.bin into PTDIR")
     a = ap.parse_args()
+    if a.layers is None:
+        a.layers = DEFAULT_LAYERS[a.family]
     if a.layers < 1:
         ap.error("--layers must be >= 1")
-    cfg = geb_config(a.layers, a.tiny)
+    if a.family == "llama":
+        cfg = llama_config(a.layers, a.tiny)
+        tensors = llama_tensor_list(cfg)
+    else:
+        cfg = geb_config(a.layers, a.tiny)
+        tensors = tensor_list(cfg)
     os.makedirs(a.outdir, exist_ok=True)
-    tensors = tensor_list(cfg)
 
     header, off = {"__metadata__": {"format": "pt"}}, 0
     for name, shape, _ in tensors:
@@ -168,6 +232,8 @@ def main():
     final = os.path.join(a.outdir, "model.safetensors")
     stamp = os.path.join(a.outdir, ".gen_bench_model")
     made = "layers %d seed %d tiny %d\n" % (a.layers, a.seed, a.tiny)
+    if a.family != "geb":           # the GEB stamp stays as it was
+        made = "family %s " % a.family + made
     if a.pytorch and os.path.exists(final) and os.path.exists(stamp) and open(stamp).read() == made:
         write_pytorch(final, tensors, a.outdir, a.pytorch)
         return 0
@@ -177,15 +243,20 @@ def main():
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
+        per_layer = 7 if a.family == "geb" else 9
         for i, (name, shape, scale) in enumerate(tensors):
             write_tensor(f, shape, scale, pool, rng)
-            if i % 14 == 0:
+            if i % (2 * per_layer) == 0:
                 print("  %s (%.2f GB written)" % (name, f.tell() / 1e9), flush=True)
     assert os.path.getsize(tmp) == 8 + len(h) + off
     with open(os.path.join(a.outdir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    shutil.copyfile(TOKENIZER, os.path.join(a.outdir, "tokenizer.model"))
+    if a.family == "llama":
+        with open(os.path.join(a.outdir, "tokenizer_config.json"), "w") as f:
+            json.dump(LLAMA_TOKENIZER_CONFIG, f, indent=2)
+            f.write("\n")
+    shutil.copyfile(TOKENIZER[a.family], os.path.join(a.outdir, "tokenizer.model"))
     os.replace(tmp, final)
     with open(stamp, "w") as f:
         f.write(made)
