@@ -40,7 +40,7 @@ for t in kernels pool model types; do
         qemu_cpu=()
         [ "$1" != default ] && qemu_cpu=(-cpu "$1") && echo "run_neon: test_$t under -cpu $1"
         # A hang (e.g. a lost wakeup in the pool) must fail, not block the run.
-        GEB_TEST_EXPECT_KERNEL=neon GEB_TEST_EXPECT_QK=${2:-} timeout 600 "$QEMU" "${qemu_cpu[@]}" "$out/test_$t"
+        GEB_TEST_QUICK=1 GEB_TEST_EXPECT_KERNEL=neon GEB_TEST_EXPECT_QK=${2:-} timeout 900 "$QEMU" "${qemu_cpu[@]}" "$out/test_$t"
         rc=$?
         [ $rc -eq 124 ] && echo "run_neon: test_$t timed out under qemu" >&2
         [ $rc -ne 0 ] && status=1
