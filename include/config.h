@@ -1,6 +1,6 @@
 /* config.h - a checkpoint's hyper-parameters, read from config.json (plus
  * generation_config.json and tokenizer_config.json for BOS/EOS and the
- * authors' sampling settings), in the terms of MODEL-SPEC.md.
+ * authors' sampling settings), in the terms of docs/MODEL-SPEC.md.
  *
  *   geb_config c;
  *   if (geb_config_load(&c, "path/to/model", &err)) fail(err.msg);

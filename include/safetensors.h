@@ -86,6 +86,10 @@ const char *geb_st_index_path(const geb_st *st);
 void geb_st_advise_willneed(const geb_tensor *t);
 void geb_st_advise_dontneed(const geb_tensor *t);
 
+/* -1 with a message if a mapped file is no longer the one mapped (another
+ * size, modification time or inode): it was rewritten while in use. */
+int geb_st_check_unchanged(const geb_st *st, geb_err *err);
+
 void geb_st_close(geb_st *st);
 
 /* Converts n elements of a little-endian F32/F16/BF16 array to float

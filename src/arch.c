@@ -23,7 +23,7 @@ static const char *const chatglm_specials[] = {
     "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>", NULL};
 
 /* The GLM block as GEB-1.3B stores it: separate query, fused key|value and
- * gate|up (MODEL-SPEC.md, "Tensors"). */
+ * gate|up (docs/MODEL-SPEC.md, "Tensors"). */
 static const geb_arch arch_geb = {
     .name = "geb",
     .dialect = "glm",

@@ -269,6 +269,7 @@ int geb_cmd_run_chat(const geb_opts *o, geb_err *err) {
     if (chat_turn(cs, text, len, &end, err)) goto done;
     if (end != GEB_GEN_CLOSED && isatty(STDOUT_FILENO)) geb_out_write("\n", 1);
     if (end == GEB_GEN_CONTEXT) fprintf(stderr, "geb: the context is full; the reply stopped\n");
+    if (geb_st_check_unchanged(geb_model_checkpoint(cs->s.model), err)) goto done;
     rc = end == GEB_GEN_INTERRUPT ? 130 : 0;
 done:
     free(text);
@@ -376,6 +377,7 @@ int geb_cmd_chat(const geb_opts *o, geb_err *err) {
         int t = chat_turn(cs, msg, len, &end, err);
         free(msg);
         if (t) goto done;
+        if (geb_st_check_unchanged(geb_model_checkpoint(cs->s.model), err)) goto done;
         if (end == GEB_GEN_CLOSED) { rc = 0; break; }
         geb_out_write("\n", 1);
         if (end == GEB_GEN_CONTEXT) fprintf(stderr, "geb: the context is full; the reply stopped\n");

@@ -57,6 +57,7 @@ static int perplexity(geb_session *s, const int32_t *ids, size_t n, int window, 
         if (score_window(s->model, kv, w, wn, 0, logits, &total, &scored, err)) goto done;
         if (geb_out_printf("[%zu] %.4f\n", k, exp(total / scored)) || geb_out_write(NULL, 0)) break;
     }
+    if (geb_st_check_unchanged(geb_model_checkpoint(s->model), err)) goto done;
     if (scored == 0) {
         geb_err_set(err, "the text has %zu tokens: nothing to score", n);
         goto done;

@@ -146,6 +146,7 @@ int geb_cmd_run(const geb_opts *o, geb_err *err) {
     if (st.end == GEB_GEN_CONTEXT)
         fprintf(stderr, "geb: the context of %d tokens is full; generation stopped\n", n_ctx);
     if (o->verbose) print_timings(&s, &gp, src, &st, geb_now_ms() - t_start);
+    if (geb_st_check_unchanged(geb_model_checkpoint(s.model), err)) goto done;
     rc = st.end == GEB_GEN_INTERRUPT ? 130 : 0;
 done:
     geb_kv_free(kv);

@@ -156,7 +156,7 @@ static int parse_kv_heads(geb_config *c, const geb_json *root, geb_err *err) {
     return 0;
 }
 
-/* GLM-dialect block options (MODEL-SPEC.md, "Block options of ChatGLM2's
+/* GLM-dialect block options (docs/MODEL-SPEC.md, "Block options of ChatGLM2's
  * GLMBlock"): honoured, or refused where geb does not compute them. */
 static int parse_glm(geb_config *c, const geb_json *root, geb_err *err) {
     double ratio = 1.0;
@@ -185,7 +185,7 @@ static int parse_glm(geb_config *c, const geb_json *root, geb_err *err) {
     return 0;
 }
 
-/* Llama-dialect keys (MODEL-SPEC.md, "Llama family"). */
+/* Llama-dialect keys (docs/MODEL-SPEC.md, "Llama family"). */
 static int parse_llama(geb_config *c, const geb_json *root, geb_err *err) {
     c->rope_base = 10000.0;
     if (num_key(root, "rope_theta", 0, 1e12, &c->rope_base, err) < 0) return -1;

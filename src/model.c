@@ -2,7 +2,7 @@
  * architecture table (arch.h), for every family and every weight type.
  *
  * Read top to bottom: the model struct, loading (config -> checkpoint ->
- * weights -> scratch), then the forward pass, which follows MODEL-SPEC.md
+ * weights -> scratch), then the forward pass, which follows docs/MODEL-SPEC.md
  * ("One forward step", "Block options", "RoPE", "Llama family").
  */
 #include "model.h"

@@ -59,6 +59,9 @@ typedef struct st_shard {
     geb_pt *pt;            /* pytorch: the parsed archive; owns the tensor names */
     geb_tensor *tensors;   /* this shard's tensors, sorted by name */
     size_t count;
+    struct timespec mtime; /* of the file when it was mapped (geb_st_check_unchanged) */
+    dev_t dev;
+    ino_t ino;
 } st_shard;
 
 struct geb_st {
@@ -347,6 +350,7 @@ static int open_shard(geb_st *st, char *path, geb_err *err) {
         return geb_err_set(err, "%s is too large to map", path);
     }
     sh->size = (size_t)sb.st_size;
+    sh->mtime = sb.st_mtim, sh->dev = sb.st_dev, sh->ino = sb.st_ino;
     if (sh->size >= 8) { /* mmap rejects length 0; parse_header reports short files */
         void *m = mmap(NULL, sh->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
@@ -758,4 +762,22 @@ void geb_convert_to_f32(float *dst, const void *src, geb_dtype dtype, size_t n) 
         memset(dst, 0, n * sizeof *dst);
         break;
     }
+}
+
+/* A file rewritten in place (same size, so no SIGBUS) changes what a mapping
+ * reads without a word: comparing its size and modification time with those
+ * of the moment it was mapped is how a run notices that it used weights that
+ * changed under it. */
+int geb_st_check_unchanged(const geb_st *st, geb_err *err) {
+    for (size_t i = 0; st && i < st->nshards; i++) {
+        const st_shard *sh = &st->shards[i];
+        struct stat sb;
+        if (!sh->mapped) continue;
+        if (stat(sh->label, &sb) != 0 || sb.st_dev != sh->dev || sb.st_ino != sh->ino ||
+            (size_t)sb.st_size != sh->size || sb.st_mtim.tv_sec != sh->mtime.tv_sec ||
+            sb.st_mtim.tv_nsec != sh->mtime.tv_nsec)
+            return geb_err_set(err, "model file %s changed or was truncated while in use: the "
+                                    "output may be wrong", sh->label);
+    }
+    return 0;
 }

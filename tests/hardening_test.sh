@@ -238,6 +238,19 @@ for var in GEB_TEST_PAUSE_AFTER_MAP GEB_TEST_PAUSE_BEFORE_GEN; do
     expect_eq "truncated during ${var#GEB_TEST_PAUSE_}: the message" "$(grep -v 'test pause' "$tmp/err")" \
         "geb: model file $tmp/mm/model.safetensors changed or was truncated while in use"
 done
+# rewritten in place, same size (no SIGBUS: the mapping just reads other
+# bytes): the run notices at the end and fails instead of exiting 0
+rm -rf "$tmp/mm" && cp -r $M "$tmp/mm"
+env GEB_TEST_PAUSE_BEFORE_GEN=60 "$GEB" -m "$tmp/mm" -p "$P" -n 8 --ignore-eos </dev/null >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 600); do grep -q "test pause" "$tmp/err" && break; sleep 0.05; done
+sz=$(stat -c %s "$tmp/mm/model.safetensors")
+printf '\x00\x00\x80\x3f' | dd of="$tmp/mm/model.safetensors" bs=1 seek=$((sz - 64)) conv=notrunc 2>/dev/null
+kill -USR1 $pid
+wait $pid; rc=$?
+expect_rc "rewritten in place during the run" $rc 1
+expect_eq "rewritten in place: the message" "$(grep -v 'test pause' "$tmp/err")" \
+    "geb: model file $tmp/mm/model.safetensors changed or was truncated while in use: the output may be wrong"
 # the pause alone changes nothing
 env GEB_TEST_PAUSE_BEFORE_GEN=0 "$GEB" -m $M -p "$P" -n 6 --temp 0 </dev/null >"$tmp/out" 2>"$tmp/err"
 expect_eq "GEB_TEST_PAUSE_BEFORE_GEN=0: same text" "$(cat "$tmp/out")" "$b"
