@@ -153,10 +153,12 @@ static int chat_turn(chat_state *cs, const char *text, size_t len, geb_gen_end *
      * leaves only what was cached before. */
     cs->n_cached = st.prefilled ? n + (size_t)st.n_eval : keep;
     memcpy(cs->cached, cs->ids, sizeof *cs->ids * cs->n_cached);
+    static const char *const ends[] = {"limit", "stop id", "stop string", "context full",
+                                       "interrupted", "output closed"};
     if (cs->o->verbose)
         fprintf(stderr, "geb: turn: %d prompt tokens evaluated (%zu cached), %d generated, "
-                        "%.2f tokens/s\n", st.n_prompt_eval, n - (size_t)st.n_prompt_eval, st.n_gen,
-                st.tg_ms > 0 ? 1e3 * st.n_eval / st.tg_ms : 0.0);
+                        "%.2f tokens/s, ended by %s\n", st.n_prompt_eval, n - (size_t)st.n_prompt_eval,
+                st.n_gen, st.tg_ms > 0 ? 1e3 * st.n_eval / st.tg_ms : 0.0, ends[st.end]);
     return convo_add(&cs->cv, GEB_CHAT_ASSISTANT, cs->reply ? cs->reply : "", cs->reply_len, err);
 }
 
