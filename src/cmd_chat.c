@@ -285,6 +285,9 @@ done:
 /* Reads one line into *buf (without its newline); 1 on a line, 0 at end of
  * input, -1 when a read was interrupted by Ctrl-C. */
 static int read_line(char **buf, size_t *cap, size_t *len) {
+    /* A Ctrl-C that came before the read started would otherwise be lost
+     * (the flag is set, but nothing interrupts the read that follows). */
+    if (geb_interrupted) return -1;
     errno = 0;
     ssize_t n = getline(buf, cap, stdin);
     if (n < 0) {
@@ -354,7 +357,6 @@ int geb_cmd_chat(const geb_opts *o, geb_err *err) {
     for (;;) {
         char *msg = NULL;
         size_t len;
-        geb_interrupted = 0;
         int r = read_message(tty, &lb, &msg, &len, err);
         if (r < 0 || r == 0) {       /* Ctrl-C at the prompt, or Ctrl-D / end of input */
             free(msg);
@@ -377,6 +379,7 @@ int geb_cmd_chat(const geb_opts *o, geb_err *err) {
         }
         geb_gen_end end;
         int t = chat_turn(cs, msg, len, &end, err);
+        geb_interrupted = 0; /* a Ctrl-C during the reply ended only the reply */
         free(msg);
         if (t) goto done;
         if (geb_st_check_unchanged(geb_model_checkpoint(cs->s.model), err)) goto done;
