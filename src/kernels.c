@@ -109,11 +109,11 @@ const geb_kernels *geb_kernels_best(geb_err *err) {
     if (env && *env) {
         const geb_kernels *k = geb_kernels_get(env);
         if (!k) {
+            int known = 0;
+            for (int i = 0; all_names[i]; i++) known |= strcmp(all_names[i], env) == 0;
             geb_err_set(err, "GEB_KERNEL=%s: %s", env,
-                        isa_table(env) || strcmp(env, "scalar") == 0 || strcmp(env, "avx2") == 0 ||
-                                strcmp(env, "avx512") == 0 || strcmp(env, "neon") == 0
-                            ? "this CPU or build does not support that kernel table"
-                            : "unknown kernel table (scalar, avx2, avx512, neon)");
+                        known ? "this CPU or build does not support that kernel table"
+                              : "unknown kernel table (scalar, avx2, avx512, neon)");
             return NULL;
         }
         return k;
