@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "kernels.h"
+#include "rows.h"
 
 /* Eight -1s then eight 0s: loading 8 ints at (8 - n) gives a mask of n lanes. */
 static const int32_t mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -51,10 +52,14 @@ static void avx2_axpy(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* Four rows at once: y[0..3] = w_j . x for rows w, w+ld, w+2ld, w+3ld; two
+/* A matvec pass of four rows: y[0..3] = w[j] . x[0]; two
  * accumulators per row give eight independent FMA chains. */
-static inline void mv_rows4(float *y, const float *w, size_t ld, const float *x, int cols) {
-    const float *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
+static void mv_rows4(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                     int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr; /* a pass: four rows, one token, y[0..3] */
+    const float *w0 = (const float *)w[0], *w1 = (const float *)w[1];
+    const float *w2 = (const float *)w[2], *w3 = (const float *)w[3];
+    const float *x = xv[0];
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
@@ -86,14 +91,9 @@ static inline void mv_rows4(float *y, const float *w, size_t ld, const float *x,
     y[3] = hsum(_mm256_add_ps(a3, b3));
 }
 
-/* y[i] = W[i,:] . x for i in [0, n): rows in fours, the rest singly. */
-static void avx2_matvec(float *y, const uint8_t *wb, size_t ldw, const void *xv, int n,
-                          int cols) {
-    const float *w = (const float *)wb, *x = xv;
-    size_t ld = ldw / sizeof(float);
-    int r = 0;
-    for (; r + 4 <= n; r += 4) mv_rows4(y + r, w + (size_t)r * ld, ld, x, cols);
-    for (; r < n; r++) y[r] = avx2_dot(w + (size_t)r * ld, x, cols);
+/* y[i] = W[i,:] . x for i in [0, n): four rows a pass, in lanes (rows.h). */
+static void avx2_matvec(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    geb_rows_matvec(mv_rows4, 4, y, w, ldw, x, n, cols);
 }
 
 /* ---- transposed-X product: tokens in lanes, no horizontal sums ---------- */

@@ -6,6 +6,7 @@
 #include <arm_neon.h>
 
 #include "kernels.h"
+#include "rows.h"
 
 /* Sum of a[i]*b[i]; four accumulators hide the FMA latency. */
 static float neon_dot(const float *a, const float *b, int n) {
@@ -32,8 +33,12 @@ static void neon_axpy(float *y, float a, const float *x, int n) {
 
 /* Four rows at once: y[0..3] = w_j . x for rows w + j*ld; two accumulators
  * per row give eight independent FMA chains. */
-static inline void mv_rows4(float *y, const float *w, size_t ld, const float *x, int cols) {
-    const float *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
+static void mv_rows4(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                     int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr; /* a pass: four rows, one token, y[0..3] */
+    const float *w0 = (const float *)w[0], *w1 = (const float *)w[1];
+    const float *w2 = (const float *)w[2], *w3 = (const float *)w[3];
+    const float *x = xv[0];
     float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0), a2 = vdupq_n_f32(0), a3 = vdupq_n_f32(0);
     float32x4_t b0 = vdupq_n_f32(0), b1 = vdupq_n_f32(0), b2 = vdupq_n_f32(0), b3 = vdupq_n_f32(0);
     int k = 0;
@@ -59,14 +64,9 @@ static inline void mv_rows4(float *y, const float *w, size_t ld, const float *x,
     y[0] = s0, y[1] = s1, y[2] = s2, y[3] = s3;
 }
 
-/* y[i] = W[i,:] . x for i in [0, n): rows in fours, the rest singly. */
-static void neon_matvec(float *y, const uint8_t *wb, size_t ldw, const void *xv, int n,
-                          int cols) {
-    const float *w = (const float *)wb, *x = xv;
-    size_t ld = ldw / sizeof(float);
-    int r = 0;
-    for (; r + 4 <= n; r += 4) mv_rows4(y + r, w + (size_t)r * ld, ld, x, cols);
-    for (; r < n; r++) y[r] = neon_dot(w + (size_t)r * ld, x, cols);
+/* y[i] = W[i,:] . x for i in [0, n): four rows a pass, in lanes (rows.h). */
+static void neon_matvec(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    geb_rows_matvec(mv_rows4, 4, y, w, ldw, x, n, cols);
 }
 
 /* Transposed-X GEMM tile: TR rows x 16 tokens (4 vectors). */

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "qk_internal.h"
+#include "rows.h"
 
 #define RM 4 /* 4 rows x 6 tokens: 24 accumulators + 6 x + 1 w of 32 registers */
 #define RN 6
@@ -27,7 +28,7 @@ static inline __m512bh load_bh(__mmask32 m, const uint8_t *p) {
  * valid rows.  Column tails are masked loads, so any cols works. */
 static inline __attribute__((always_inline)) void btile(float *y, size_t ldy,
                                                         const uint8_t *const *w,
-                                                        const uint8_t *const *x, int cols,
+                                                        const void *const *x, int cols,
                                                         const int rn, int mr, int nr) {
     __m512 acc[RM][RN];
 #pragma GCC unroll 8
@@ -38,7 +39,7 @@ static inline __attribute__((always_inline)) void btile(float *y, size_t ldy,
         __mmask32 m = tail32(cols - k);
         __m512bh xv[RN];
 #pragma GCC unroll 8
-        for (int j = 0; j < rn; j++) xv[j] = load_bh(m, x[j] + 2 * (size_t)k);
+        for (int j = 0; j < rn; j++) xv[j] = load_bh(m, (const uint8_t *)x[j] + 2 * (size_t)k);
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++) {
             __m512bh wv = load_bh(m, w[i] + 2 * (size_t)k);
@@ -51,7 +52,7 @@ static inline __attribute__((always_inline)) void btile(float *y, size_t ldy,
 }
 
 #define BTILE_FN(name, rn)                                                                    \
-    static void name(float *y, size_t ldy, const uint8_t *const *w, const uint8_t *const *x,  \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const void *const *x,     \
                      int cols, int mr, int nr) {                                              \
         btile(y, ldy, w, x, cols, rn, mr, nr);                                                \
     }
@@ -62,24 +63,11 @@ BTILE_FN(bt_4, 4)
 BTILE_FN(bt_5, 5)
 BTILE_FN(bt_6, 6)
 
-typedef void (*btile_fn)(float *, size_t, const uint8_t *const *, const uint8_t *const *, int, int,
-                         int);
-static const btile_fn btiles[RN + 1] = {NULL, bt_1, bt_2, bt_3, bt_4, bt_5, bt_6};
+static const geb_tile_fn btiles[RN + 1] = {NULL, bt_1, bt_2, bt_3, bt_4, bt_5, bt_6};
 
-/* Row tiles outer, tokens inner: each weight row is read once per call. */
 static void mm_bf16_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                          size_t ldx, int B, int n, int cols) {
-    for (int r = 0; r < n; r += RM) {
-        int mr = n - r < RM ? n - r : RM;
-        const uint8_t *wp[RM];
-        for (int i = 0; i < RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        for (int b = 0; b < B; b += RN) {
-            int nr = B - b < RN ? B - b : RN;
-            const uint8_t *xp[RN];
-            for (int j = 0; j < nr; j++) xp[j] = (const uint8_t *)x + (size_t)(b + j) * ldx;
-            btiles[nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols, mr, nr);
-        }
-    }
+    geb_rows_matmul(btiles, RM, RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 
 const geb_qk_table geb_qk_avx512_bf16 = {{

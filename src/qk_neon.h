@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "qk_internal.h"
+#include "rows.h"
 
 #define F_MV 8
 #define F_RM 4
@@ -45,7 +46,7 @@ static inline float wconv(int bf, const uint8_t *w, int k) {
  * valid ones); columns past the last multiple of 4 in scalar code. */
 static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t ldy,
                                                         const uint8_t *const *w,
-                                                        const float *const *x, int cols,
+                                                        const void *const *x, int cols,
                                                         const int rm, const int rn, int mr,
                                                         int nr) {
     float32x4_t acc[F_MV > F_RM ? F_MV : F_RM][F_RN];
@@ -57,7 +58,7 @@ static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t
     for (; k + 4 <= cols; k += 4) {
         float32x4_t xv[F_RN];
 #pragma GCC unroll 8
-        for (int j = 0; j < rn; j++) xv[j] = vld1q_f32(x[j] + k);
+        for (int j = 0; j < rn; j++) xv[j] = vld1q_f32((const float *)x[j] + k);
 #pragma GCC unroll 8
         for (int i = 0; i < rm; i++) {
             float32x4_t wv = load_w4(bf, w[i] + 2 * k);
@@ -68,18 +69,16 @@ static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
             float s = vaddvq_f32(acc[i][j]);
-            for (int kk = k; kk < cols; kk++) s += wconv(bf, w[i], kk) * x[j][kk];
+            for (int kk = k; kk < cols; kk++) s += wconv(bf, w[i], kk) * ((const float *)x[j])[kk];
             y[(size_t)j * ldy + i] = s;
         }
 }
 
 #define FTILE_FN(name, bf, rm, rn)                                                           \
-    static void name(float *y, size_t ldy, const uint8_t *const *w, const float *const *x,   \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const void *const *x,    \
                      int cols, int mr, int nr) {                                             \
         ftile(bf, y, ldy, w, x, cols, rm, rn, mr, nr);                                       \
     }
-typedef void (*ftile_fn)(float *, size_t, const uint8_t *const *, const float *const *, int, int,
-                         int);
 FTILE_FN(fh_mv, 0, F_MV, 1)
 FTILE_FN(fb_mv, 1, F_MV, 1)
 FTILE_FN(fh_1, 0, F_RM, 1)
@@ -90,46 +89,21 @@ FTILE_FN(fb_1, 1, F_RM, 1)
 FTILE_FN(fb_2, 1, F_RM, 2)
 FTILE_FN(fb_3, 1, F_RM, 3)
 FTILE_FN(fb_4, 1, F_RM, 4)
-static const ftile_fn ftiles[2][5] = {{NULL, fh_1, fh_2, fh_3, fh_4}, {NULL, fb_1, fb_2, fb_3, fb_4}};
-
-static void f_matvec(int bf, float *y, const uint8_t *w, size_t ldw, const float *x, int n,
-                     int cols) {
-    for (int r = 0; r < n; r += F_MV) {
-        int mr = n - r < F_MV ? n - r : F_MV;
-        const uint8_t *wp[F_MV];
-        for (int i = 0; i < F_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        (bf ? fb_mv : fh_mv)(y + r, 0, wp, &x, cols, mr, 1);
-    }
-}
-
-static void f_matmul(int bf, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
-                     size_t ldx, int B, int n, int cols) {
-    for (int r = 0; r < n; r += F_RM) {
-        int mr = n - r < F_RM ? n - r : F_RM;
-        const uint8_t *wp[F_RM];
-        for (int i = 0; i < F_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        for (int b = 0; b < B; b += F_RN) {
-            int nr = B - b < F_RN ? B - b : F_RN;
-            const float *xp[F_RN];
-            for (int j = 0; j < nr; j++) xp[j] = (const float *)((const uint8_t *)x + (size_t)(b + j) * ldx);
-            ftiles[bf][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols, mr, nr);
-        }
-    }
-}
+static const geb_tile_fn ftiles[2][5] = {{NULL, fh_1, fh_2, fh_3, fh_4}, {NULL, fb_1, fb_2, fb_3, fb_4}};
 
 static void mv_f16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    f_matvec(0, y, w, ldw, x, n, cols);
+    geb_rows_matvec(fh_mv, F_MV, y, w, ldw, x, n, cols);
 }
 static void mv_bf16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    f_matvec(1, y, w, ldw, x, n, cols);
+    geb_rows_matvec(fb_mv, F_MV, y, w, ldw, x, n, cols);
 }
 static void mm_f16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
                    int B, int n, int cols) {
-    f_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(ftiles[0], F_RM, F_RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 static void mm_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    f_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(ftiles[1], F_RM, F_RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 #endif /* QK_NO_FLOAT */
 
@@ -166,7 +140,7 @@ static inline int32x4_t block_dot(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8
 /* Per block: acc += float(int dot) * (d_w * d_x); summed at the end. */
 static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t ldy,
                                                         const uint8_t *const *w,
-                                                        const uint8_t *const *x, int nb,
+                                                        const void *const *x, int nb,
                                                         const int rm, const int rn, int mr,
                                                         int nr) {
     const size_t wbytes = q4 ? 18 : 34;
@@ -180,7 +154,7 @@ static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t
         float dx[Q_RN];
 #pragma GCC unroll 8
         for (int j = 0; j < rn; j++) {
-            const uint8_t *xb = x[j] + (size_t)b * 34;
+            const uint8_t *xb = (const uint8_t *)x[j] + (size_t)b * 34;
             dx[j] = f16s(xb);
             x0[j] = vld1q_s8((const int8_t *)xb + 2);
             x1[j] = vld1q_s8((const int8_t *)xb + 18);
@@ -202,12 +176,10 @@ static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t
 }
 
 #define QTILE_FN(name, q4, rm, rn)                                                            \
-    static void name(float *y, size_t ldy, const uint8_t *const *w, const uint8_t *const *x,  \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const void *const *x,     \
                      int nb, int mr, int nr) {                                                \
         qtile(q4, y, ldy, w, x, nb, rm, rn, mr, nr);                                          \
     }
-typedef void (*qtile_fn)(float *, size_t, const uint8_t *const *, const uint8_t *const *, int,
-                         int, int);
 QTILE_FN(q8_mv, 0, Q_MV, 1)
 QTILE_FN(q4_mv, 1, Q_MV, 1)
 QTILE_FN(q8_1, 0, Q_RM, 1)
@@ -218,45 +190,19 @@ QTILE_FN(q4_1, 1, Q_RM, 1)
 QTILE_FN(q4_2, 1, Q_RM, 2)
 QTILE_FN(q4_3, 1, Q_RM, 3)
 QTILE_FN(q4_4, 1, Q_RM, 4)
-static const qtile_fn qtiles[2][5] = {{NULL, q8_1, q8_2, q8_3, q8_4}, {NULL, q4_1, q4_2, q4_3, q4_4}};
-
-static void q_matvec(int q4, float *y, const uint8_t *w, size_t ldw, const void *x, int n,
-                     int cols) {
-    const uint8_t *xp = x;
-    for (int r = 0; r < n; r += Q_MV) {
-        int mr = n - r < Q_MV ? n - r : Q_MV;
-        const uint8_t *wp[Q_MV];
-        for (int i = 0; i < Q_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        (q4 ? q4_mv : q8_mv)(y + r, 0, wp, &xp, cols / GEB_QK, mr, 1);
-    }
-}
-
-static void q_matmul(int q4, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
-                     size_t ldx, int B, int n, int cols) {
-    for (int r = 0; r < n; r += Q_RM) {
-        int mr = n - r < Q_RM ? n - r : Q_RM;
-        const uint8_t *wp[Q_RM];
-        for (int i = 0; i < Q_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        for (int b = 0; b < B; b += Q_RN) {
-            int nr = B - b < Q_RN ? B - b : Q_RN;
-            const uint8_t *xp[Q_RN];
-            for (int j = 0; j < nr; j++) xp[j] = (const uint8_t *)x + (size_t)(b + j) * ldx;
-            qtiles[q4][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols / GEB_QK, mr, nr);
-        }
-    }
-}
+static const geb_tile_fn qtiles[2][5] = {{NULL, q8_1, q8_2, q8_3, q8_4}, {NULL, q4_1, q4_2, q4_3, q4_4}};
 
 static void mv_q8_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    q_matvec(0, y, w, ldw, x, n, cols);
+    geb_rows_matvec(q8_mv, Q_MV, y, w, ldw, x, n, cols / GEB_QK);
 }
 static void mv_q4_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    q_matvec(1, y, w, ldw, x, n, cols);
+    geb_rows_matvec(q4_mv, Q_MV, y, w, ldw, x, n, cols / GEB_QK);
 }
 static void mm_q8_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    q_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(qtiles[0], Q_RM, Q_RN, y, ldy, w, ldw, x, ldx, B, n, cols / GEB_QK);
 }
 static void mm_q4_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    q_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(qtiles[1], Q_RM, Q_RN, y, ldy, w, ldw, x, ldx, B, n, cols / GEB_QK);
 }

@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include "qk_internal.h"
+#include "rows.h"
 
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -42,7 +43,7 @@ static inline float wconv(int bf, const uint8_t *w, int k) {
  * Columns past the last full vector are finished in scalar code. */
 static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t ldy,
                                                         const uint8_t *const *w,
-                                                        const float *const *x, int cols,
+                                                        const void *const *x, int cols,
                                                         const int rm, const int rn, int mr,
                                                         int nr) {
     FV acc[F_RM > F_MV ? F_RM : F_MV][F_RN];
@@ -54,7 +55,7 @@ static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t
     for (; k + FW <= cols; k += FW) {
         FV xv[F_RN];
 #pragma GCC unroll 8
-        for (int j = 0; j < rn; j++) xv[j] = FV_LOADX(x[j] + k);
+        for (int j = 0; j < rn; j++) xv[j] = FV_LOADX((const float *)x[j] + k);
 #pragma GCC unroll 8
         for (int i = 0; i < rm; i++) {
             FV wv = bf ? FV_LOAD_BF16(w[i] + 2 * k) : FV_LOAD_F16(w[i] + 2 * k);
@@ -65,19 +66,16 @@ static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
             float s = FV_SUM(acc[i][j]);
-            for (int kk = k; kk < cols; kk++) s += wconv(bf, w[i], kk) * x[j][kk];
+            for (int kk = k; kk < cols; kk++) s += wconv(bf, w[i], kk) * ((const float *)x[j])[kk];
             y[(size_t)j * ldy + i] = s;
         }
 }
 
 #define FTILE_FN(name, bf, rm, rn)                                                           \
-    static void name(float *y, size_t ldy, const uint8_t *const *w, const float *const *x,   \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const void *const *x,    \
                      int cols, int mr, int nr) {                                             \
         ftile(bf, y, ldy, w, x, cols, rm, rn, mr, nr);                                       \
     }
-
-typedef void (*ftile_fn)(float *, size_t, const uint8_t *const *, const float *const *, int, int,
-                         int);
 
 /* One instance per token count so each keeps its accumulators in registers. */
 FTILE_FN(fh_mv, 0, F_MV, 1)
@@ -95,53 +93,25 @@ FTILE_FN(fh_6, 0, F_RM, 6)
 FTILE_FN(fb_4, 1, F_RM, 4)
 FTILE_FN(fb_5, 1, F_RM, 5)
 FTILE_FN(fb_6, 1, F_RM, 6)
-static const ftile_fn ftiles[2][7] = {{NULL, fh_1, fh_2, fh_3, fh_4, fh_5, fh_6},
+static const geb_tile_fn ftiles[2][7] = {{NULL, fh_1, fh_2, fh_3, fh_4, fh_5, fh_6},
                                       {NULL, fb_1, fb_2, fb_3, fb_4, fb_5, fb_6}};
 #else
-static const ftile_fn ftiles[2][4] = {{NULL, fh_1, fh_2, fh_3}, {NULL, fb_1, fb_2, fb_3}};
+static const geb_tile_fn ftiles[2][4] = {{NULL, fh_1, fh_2, fh_3}, {NULL, fb_1, fb_2, fb_3}};
 #endif
 
-/* Rows in passes of F_MV; the last pass repeats its last row as padding. */
-static void f_matvec(int bf, float *y, const uint8_t *w, size_t ldw, const float *x, int n,
-                     int cols) {
-    for (int r = 0; r < n; r += F_MV) {
-        int mr = n - r < F_MV ? n - r : F_MV;
-        const uint8_t *wp[F_MV];
-        for (int i = 0; i < F_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        (bf ? fb_mv : fh_mv)(y + r, 0, wp, &x, cols, mr, 1);
-    }
-}
-
-/* Row tiles outer, tokens inner: the F_RM rows of a tile are read from
- * memory once and reused from L1 for every token. */
-static void f_matmul(int bf, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
-                     size_t ldx, int B, int n, int cols) {
-    for (int r = 0; r < n; r += F_RM) {
-        int mr = n - r < F_RM ? n - r : F_RM;
-        const uint8_t *wp[F_RM];
-        for (int i = 0; i < F_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        for (int b = 0; b < B; b += F_RN) {
-            int nr = B - b < F_RN ? B - b : F_RN;
-            const float *xp[F_RN];
-            for (int j = 0; j < nr; j++) xp[j] = (const float *)((const uint8_t *)x + (size_t)(b + j) * ldx);
-            ftiles[bf][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols, mr, nr);
-        }
-    }
-}
-
 static void mv_f16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    f_matvec(0, y, w, ldw, x, n, cols);
+    geb_rows_matvec(fh_mv, F_MV, y, w, ldw, x, n, cols);
 }
 static void mv_bf16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    f_matvec(1, y, w, ldw, x, n, cols);
+    geb_rows_matvec(fb_mv, F_MV, y, w, ldw, x, n, cols);
 }
 static void mm_f16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
                    int B, int n, int cols) {
-    f_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(ftiles[0], F_RM, F_RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 static void mm_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    f_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(ftiles[1], F_RM, F_RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 
 #endif /* QK_NO_FLOAT */
@@ -196,7 +166,7 @@ static inline __m256i dot_us(__m256i u, __m256i s) {
  * block, acc += float(int dot) * (d_w * d_x), summed in float at the end. */
 static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t ldy,
                                                         const uint8_t *const *w,
-                                                        const uint8_t *const *x, int nb,
+                                                        const void *const *x, int nb,
                                                         const int rm, const int rn, int mr,
                                                         int nr) {
     const size_t wbytes = q4 ? 18 : 34;
@@ -210,7 +180,7 @@ static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t
         __m256 dx[Q_RN];
 #pragma GCC unroll 8
         for (int j = 0; j < rn; j++) {
-            const uint8_t *xb = x[j] + (size_t)b * 34;
+            const uint8_t *xb = (const uint8_t *)x[j] + (size_t)b * 34;
             dx[j] = _mm256_set1_ps(f16s(xb));
             xq[j] = _mm256_loadu_si256((const __m256i *)(xb + 2));
             xp[j] = q4 ? Q4_XPREP(xq[j]) : Q8_XPREP(xq[j]);
@@ -233,13 +203,10 @@ static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t
 }
 
 #define QTILE_FN(name, q4, rm, rn)                                                            \
-    static void name(float *y, size_t ldy, const uint8_t *const *w, const uint8_t *const *x,  \
+    static void name(float *y, size_t ldy, const uint8_t *const *w, const void *const *x,     \
                      int nb, int mr, int nr) {                                                \
         qtile(q4, y, ldy, w, x, nb, rm, rn, mr, nr);                                          \
     }
-
-typedef void (*qtile_fn)(float *, size_t, const uint8_t *const *, const uint8_t *const *, int,
-                         int, int);
 
 QTILE_FN(q8_mv, 0, Q_MV, 1)
 QTILE_FN(q4_mv, 1, Q_MV, 1)
@@ -252,48 +219,22 @@ QTILE_FN(q4_3, 1, Q_RM, 3)
 #if Q_RN > 3
 QTILE_FN(q8_4, 0, Q_RM, 4)
 QTILE_FN(q4_4, 1, Q_RM, 4)
-static const qtile_fn qtiles[2][5] = {{NULL, q8_1, q8_2, q8_3, q8_4}, {NULL, q4_1, q4_2, q4_3, q4_4}};
+static const geb_tile_fn qtiles[2][5] = {{NULL, q8_1, q8_2, q8_3, q8_4}, {NULL, q4_1, q4_2, q4_3, q4_4}};
 #else
-static const qtile_fn qtiles[2][4] = {{NULL, q8_1, q8_2, q8_3}, {NULL, q4_1, q4_2, q4_3}};
+static const geb_tile_fn qtiles[2][4] = {{NULL, q8_1, q8_2, q8_3}, {NULL, q4_1, q4_2, q4_3}};
 #endif
 
-static void q_matvec(int q4, float *y, const uint8_t *w, size_t ldw, const void *x, int n,
-                     int cols) {
-    const uint8_t *xp = x;
-    for (int r = 0; r < n; r += Q_MV) {
-        int mr = n - r < Q_MV ? n - r : Q_MV;
-        const uint8_t *wp[Q_MV];
-        for (int i = 0; i < Q_MV; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        (q4 ? q4_mv : q8_mv)(y + r, 0, wp, &xp, cols / GEB_QK, mr, 1);
-    }
-}
-
-static void q_matmul(int q4, float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
-                     size_t ldx, int B, int n, int cols) {
-    for (int r = 0; r < n; r += Q_RM) {
-        int mr = n - r < Q_RM ? n - r : Q_RM;
-        const uint8_t *wp[Q_RM];
-        for (int i = 0; i < Q_RM; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ldw;
-        for (int b = 0; b < B; b += Q_RN) {
-            int nr = B - b < Q_RN ? B - b : Q_RN;
-            const uint8_t *xp[Q_RN];
-            for (int j = 0; j < nr; j++) xp[j] = (const uint8_t *)x + (size_t)(b + j) * ldx;
-            qtiles[q4][nr](y + (size_t)b * ldy + r, ldy, wp, xp, cols / GEB_QK, mr, nr);
-        }
-    }
-}
-
 static void mv_q8_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    q_matvec(0, y, w, ldw, x, n, cols);
+    geb_rows_matvec(q8_mv, Q_MV, y, w, ldw, x, n, cols / GEB_QK);
 }
 static void mv_q4_0(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    q_matvec(1, y, w, ldw, x, n, cols);
+    geb_rows_matvec(q4_mv, Q_MV, y, w, ldw, x, n, cols / GEB_QK);
 }
 static void mm_q8_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    q_matmul(0, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(qtiles[0], Q_RM, Q_RN, y, ldy, w, ldw, x, ldx, B, n, cols / GEB_QK);
 }
 static void mm_q4_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                     size_t ldx, int B, int n, int cols) {
-    q_matmul(1, y, ldy, w, ldw, x, ldx, B, n, cols);
+    geb_rows_matmul(qtiles[1], Q_RM, Q_RN, y, ldy, w, ldw, x, ldx, B, n, cols / GEB_QK);
 }
