@@ -28,7 +28,7 @@
 #include "types.h"
 #include "weights.h"
 
-#define GEB_BATCH 64 /* tokens per prompt-processing step */
+#define GEB_BATCH 256 /* tokens per prompt-processing step */
 
 typedef struct geb_model geb_model;
 

@@ -62,7 +62,7 @@ static void usage(FILE *f) {
         "      --chat-template N  chatglm3, chatglm2, zephyr, llama2, chatml or bitnet (default:\n"
         "                         tokenizer_config.json's chat_template, else the family's)\n"
         "  -sys, --system-prompt TEXT  system message for --chat and chat\n"
-        "  -b, --batch-size N     accepted (geb evaluates prompts in batches of 64)\n"
+        "  -b, --batch-size N     accepted (geb evaluates prompts in batches of 256)\n"
         "  -ngl, --n-gpu-layers N accepted (geb runs on the CPU)\n"
         "      --no-mmap, --mlock accepted (see README)\n"
         "  -v, --verbose          timings, bandwidth, sampling settings and seed on stderr\n"

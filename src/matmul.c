@@ -6,19 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RB 48   /* rows per block of GEMM partial sums (a multiple of every tile_rows) */
-#define KC 2048 /* k per GEMM block: 64 tokens x 2048 x 4 B = 512 KB of xt, L2-sized */
+#define RB 48 /* rows per GEMM job (a multiple of every tile_rows) */
+#define BB 64 /* tokens per group of partial sums: RB x BB floats, 12 KB on the stack */
 
 struct geb_mm {
     const geb_kernels *k;
     int max_cols, max_batch;
     uint8_t *xq;   /* activations in the kernels' type: max_batch rows of max_cols F32 */
-    float *xt;     /* transposed activations for the F32 GEMM: [max_cols, ldx] */
+    float *xt;     /* the F32 GEMM's activations in panels (see transpose_task) */
 };
 
 geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *err) {
     geb_mm *mm = calloc(1, sizeof *mm);
-    size_t ldx = ((size_t)max_batch + 15) / 16 * 16;
+    size_t ldx = ((size_t)max_batch + GEB_TILE_MAX_B - 1) / GEB_TILE_MAX_B * GEB_TILE_MAX_B;
     size_t xq = ((size_t)max_batch * max_cols * sizeof(float) + 63) / 64 * 64;
     size_t xt = (ldx * max_cols * sizeof(float) + 63) / 64 * 64;
     if (mm) {
@@ -57,8 +57,8 @@ typedef struct prod_job {
     const void *x;     /* converted activations: B rows of ldxq bytes */
     size_t ldxq;
     const float *xf;   /* F32 activations [B, cols] (for the transpose) */
-    float *xt;         /* transposed F32 activations [cols, ldx] */
-    int ldx;
+    float *xt;         /* the same in panels of tb tokens */
+    int tb;
     int B, cols;
     int chunk;         /* rows per job */
     int njobs;
@@ -150,55 +150,63 @@ void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
 
 /* ---- matrix-matrix ------------------------------------------------------- */
 
-/* Pool task: thread ith writes xt[k*ldx + b] = x[b*cols + k] for its share of
- * k, 16 columns at a time: each token's 16 values are one contiguous read and
- * land in 16 rows of xt that stay in L1; lanes B..ldx-1 get 0. */
+/* Pool task: the F32 GEMM's activations in panels of tb tokens (the tile's
+ * width): panel p holds tokens p*tb.. as [cols][tb], so the slice of a
+ * panel that a tile reads for KC columns is one contiguous block that stays
+ * in L1 (a [cols][B] layout strides by B floats from one k to the next,
+ * which maps a tile's reads onto few L1 sets).  Thread ith fills its share
+ * of the columns of every panel, 16 columns at a time; lanes past B get 0. */
 static void transpose_task(void *ctx, int ith, int nth) {
     prod_job *j = ctx;
-    int per = (j->cols + nth - 1) / nth;
+    int per = (j->cols + nth - 1) / nth, tb = j->tb;
     int k0 = ith * per, k1 = k0 + per < j->cols ? k0 + per : j->cols;
-    size_t ldx = (size_t)j->ldx;
-    for (int kb = k0; kb < k1; kb += 16) {
-        int kn = k1 - kb < 16 ? k1 - kb : 16;
-        float *dst = j->xt + (size_t)kb * ldx;
-        for (int b = 0; b < j->B; b++) {
-            const float *src = j->xf + (size_t)b * j->cols + kb;
-            for (int i = 0; i < kn; i++) dst[(size_t)i * ldx + b] = src[i];
+    for (int p = 0; p * tb < j->B; p++) {
+        float *panel = j->xt + (size_t)p * j->cols * tb;
+        for (int kb = k0; kb < k1; kb += 16) {
+            int kn = k1 - kb < 16 ? k1 - kb : 16;
+            float *dst = panel + (size_t)kb * tb;
+            for (int b = 0; b < tb; b++) {
+                int tok = p * tb + b;
+                const float *src = j->xf + (size_t)tok * j->cols + kb;
+                for (int i = 0; i < kn; i++) dst[(size_t)i * tb + b] = tok < j->B ? src[i] : 0.0f;
+            }
         }
-        for (int i = 0; i < kn; i++)
-            for (int b = j->B; b < j->ldx; b++) dst[(size_t)i * ldx + b] = 0.0f;
     }
 }
 
-/* Y[b, r0..r1) = W[r0..r1) X[b] for F32 weights on transposed activations:
- * token blocks of tile_b, RB rows of partial sums on the stack, KC-column
- * blocks, register tiles of tile_rows rows from the ISA table. */
-static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, int ldx, int B,
-                     int r0, int r1, int cols) {
+/* Columns per GEMM block: a panel slice of kc x tb floats is 16 KB, half
+ * of L1, and the job's RB x kc rows of W (48 KB with tb = 16) stay in L2
+ * while every token of the group passes over them. */
+static int gemm_kc(int tb) { return 4096 / tb < 64 ? 64 : 4096 / tb; }
+
+/* Y[b, r0..r1) = W[r0..r1) X[b] for F32 weights: groups of BB tokens, kc
+ * column blocks, panels of tb tokens, register tiles of tile_rows rows. */
+static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, int B, int r0,
+                     int r1, int cols) {
     const geb_mat *m = p->m;
-    int tr = k->tile_rows, tb = k->tile_b;
+    int tr = k->tile_rows, tb = k->tile_b, kc = gemm_kc(tb);
     size_t ld = m->ldw / sizeof(float), ldy = (size_t)m->rows;
     const float *w = (const float *)m->w;
-    float part[RB * GEB_TILE_MAX_B];
-    for (int b0 = 0; b0 < B; b0 += tb) {
-        int nb = B - b0 < tb ? B - b0 : tb;
-        for (int rb = r0; rb < r1; rb += RB) {
-            int re = r1 - rb < RB ? r1 : rb + RB;
-            for (int k0 = 0; k0 < cols; k0 += KC) {
-                int kn = cols - k0 < KC ? cols - k0 : KC;
-                for (int r = rb; r < re; r += tr) {
-                    int mr = re - r < tr ? re - r : tr;
+    float part[RB * BB];
+    for (int bb = 0; bb < B; bb += BB) {
+        int bn = B - bb < BB ? B - bb : BB;
+        for (int k0 = 0; k0 < cols; k0 += kc) {
+            int kn = cols - k0 < kc ? cols - k0 : kc;
+            for (int b0 = bb; b0 < bb + bn; b0 += tb) {
+                int nb = bb + bn - b0 < tb ? bb + bn - b0 : tb;
+                const float *slice = xt + (size_t)(b0 / tb) * cols * tb + (size_t)k0 * tb;
+                for (int r = r0; r < r1; r += tr) {
+                    int mr = r1 - r < tr ? r1 - r : tr;
                     const float *wp[GEB_TILE_MAX_ROWS];
                     for (int i = 0; i < tr; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ld + k0;
-                    k->tile_f32(part + (size_t)(r - rb) * tb, tb, mr, wp, xt + (size_t)k0 * ldx + b0,
-                                (size_t)ldx, kn, k0 == 0, nb);
+                    k->tile_f32(part + (size_t)(r - r0) * BB + (b0 - bb), BB, mr, wp, slice,
+                                (size_t)tb, kn, k0 == 0, nb);
                 }
             }
-            /* Partial sums are [row][token]; Y is [token][row]. */
-            for (int b = 0; b < nb; b++)
-                for (int r = rb; r < re; r++)
-                    p->y[(size_t)(b0 + b) * ldy + r] = part[(size_t)(r - rb) * tb + b];
         }
+        /* Partial sums are [row][token]; Y is [token][row]. */
+        for (int b = 0; b < bn; b++)
+            for (int r = r0; r < r1; r++) p->y[(size_t)(bb + b) * ldy + r] = part[(size_t)(r - r0) * BB + b];
     }
 }
 
@@ -207,7 +215,7 @@ static void matmul_f32_task(void *ctx, int ith, int nth) {
     (void)ith, (void)nth;
     const geb_prod *p;
     int r0, r1;
-    while ((p = take_chunk(j, &r0, &r1))) gemm_f32(j->k, p, j->xt, j->ldx, j->B, r0, r1, j->cols);
+    while ((p = take_chunk(j, &r0, &r1))) gemm_f32(j->k, p, j->xt, j->B, r0, r1, j->cols);
 }
 
 /* Other types: the ISA's batched row kernel, or one matvec per token where
@@ -239,9 +247,9 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
     if (t == GEB_TYPE_F32) {
         j.xt = mm->xt;
-        j.ldx = (B + 15) / 16 * 16;
+        j.tb = mm->k->tile_b;
         geb_pool_run(pool, transpose_task, &j);
-        j.chunk = RB; /* ~40 jobs per GEB-1.3B matrix */
+        j.chunk = RB; /* ~40 jobs per GEB-1.3B matrix: a job's rows fit part[] */
         run_jobs(pool, &j, matmul_f32_task);
         return;
     }

@@ -119,11 +119,13 @@ static void mm_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const vo
 /* ---- Q8_0 / Q4_0 weights, Q8_0 activations ------------------------------ */
 
 /* The 32 nibbles of a Q4_0 block in element order (0..15 low nibbles, then
- * 16..31 high nibbles), as unsigned bytes 0..15. */
+ * 16..31 high nibbles), as unsigned bytes 0..15: the 16 bytes in both
+ * halves, the upper half's 64-bit lanes shifted right by 4 (bits that cross
+ * into a byte from its neighbour are masked off with the high nibble). */
 static inline __m256i q4_nibbles(const uint8_t *qs) {
-    const __m128i m4 = _mm_set1_epi8(15);
-    __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi64(v, _mm256_set_epi64x(4, 4, 0, 0));
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
 }
 
 /* Per block, a row operand (wq, and wp prepared from it once for the rn
@@ -146,20 +148,24 @@ static inline __m256i q4_nibbles(const uint8_t *qs) {
     _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), xq))
 #define Q4_PAIR(wq, wp, xq, xp) _mm256_dpbusd_epi32(xp, wq, xq)
 #else
-/* vpmaddubsw multiplies unsigned by signed bytes into int16 pairs, so the
- * unsigned operand is |a| and the other b * sign(a) (ggml's trick); no
- * pair sum can saturate: 2 * 127 * 128 < 32768.  vpmaddwd adds the pairs. */
-static inline __m256i dot_us(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
+/* vpmaddubsw multiplies unsigned by signed bytes into int16 pairs.
+ *   Q8_0: the unsigned operand is |x| (prepared once per token block) and
+ *         the other w * sign(x) (ggml's trick); no pair sum can saturate:
+ *         2 * 128 * 127 < 32768.
+ *   Q4_0: the stored nibble n = q + 8 is already unsigned, so n . x is one
+ *         vpmaddubsw (pairs up to 2 * 15 * 128) and the pairs of 8 x, made
+ *         once per token block, are subtracted in int16 (|(n - 8) x pairs|
+ *         <= 2 * 8 * 128).
+ * vpmaddwd adds the pairs into int32 lanes. */
+static inline __m256i pairs32(__m256i p16) { return _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); }
 #define Q8_W(qs) _mm256_loadu_si256((const __m256i *)(qs))
-#define Q8_WPREP(wq) _mm256_abs_epi8(wq)
-#define Q8_XPREP(xq) (xq)
-#define Q8_PAIR(wq, wp, xq, xp) dot_us(wp, _mm256_sign_epi8(xq, wq))
-#define Q4_W(qs) _mm256_sub_epi8(q4_nibbles(qs), _mm256_set1_epi8(8))
+#define Q8_WPREP(wq) (wq)
+#define Q8_XPREP(xq) _mm256_abs_epi8(xq)
+#define Q8_PAIR(wq, wp, xq, xp) pairs32(_mm256_maddubs_epi16(xp, _mm256_sign_epi8(wq, xq)))
+#define Q4_W(qs) q4_nibbles(qs)
 #define Q4_WPREP(wq) (wq)
-#define Q4_XPREP(xq) _mm256_abs_epi8(xq)
-#define Q4_PAIR(wq, wp, xq, xp) dot_us(xp, _mm256_sign_epi8(wq, xq))
+#define Q4_XPREP(xq) _mm256_maddubs_epi16(_mm256_set1_epi8(8), xq)
+#define Q4_PAIR(wq, wp, xq, xp) pairs32(_mm256_sub_epi16(_mm256_maddubs_epi16(wq, xq), xp))
 #endif
 
 /* The tile of Q8_0 x Q8_0 (q4 = 0) or Q4_0 x Q8_0 (q4 = 1) products: per
@@ -191,6 +197,7 @@ static inline __attribute__((always_inline)) void qtile(int q4, float *y, size_t
             __m256 dw = _mm256_set1_ps(f16s(wb));
             __m256i wq = q4 ? Q4_W(wb + 2) : Q8_W(wb + 2);
             __m256i wp = q4 ? Q4_WPREP(wq) : Q8_WPREP(wq);
+            (void)wp; /* unused where the row operand needs no preparing */
 #pragma GCC unroll 8
             for (int j = 0; j < rn; j++) {
                 __m256i p = q4 ? Q4_PAIR(wq, wp, xq[j], xp[j]) : Q8_PAIR(wq, wp, xq[j], xp[j]);

@@ -272,7 +272,7 @@ ntok=$("$GEB" tokenize -m $M "$P" </dev/null | wc -w)
 "$GEB" -m $M -p "$P" -c $((ntok + 1)) -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
 expect_rc "prompt of context - 1 tokens" $rc 0
 
-# --- Ctrl-C during a long prompt: stops between 64-token batches ------------------
+# --- Ctrl-C during a long prompt: stops between 256-token batches (GEB_BATCH) ------
 for _ in $(seq 100); do printf '%s ' "$P"; done >"$tmp/long.txt"
 nlong=$("$GEB" tokenize -m $M -f "$tmp/long.txt" </dev/null | wc -w)
 [ "$nlong" -gt 1000 ] && ok || bad "long prompt has $nlong tokens"
@@ -283,7 +283,7 @@ kill -INT $pid   # the flag is set; prefill starts when the pause ends
 kill -USR1 $pid
 wait $pid; rc=$?
 expect_rc "SIGINT before a $nlong-token prompt" $rc 130
-grep -qE "prompt eval time = .* / +64 tokens" "$tmp/err" && ok ||
-    bad "SIGINT: only the first batch of 64 is evaluated: [$(grep 'prompt eval' "$tmp/err")]"
+grep -qE "prompt eval time = .* / +256 tokens" "$tmp/err" && ok ||
+    bad "SIGINT: only the first batch of 256 is evaluated: [$(grep 'prompt eval' "$tmp/err")]"
 
 done_testing hardening

@@ -159,7 +159,7 @@ static void check_threaded(const geb_kernels *k, geb_pool *pool, const int *rows
         prods[i] = (geb_prod){&mats[i], malloc(len * sizeof(float))};
         for (size_t j = 0; j < len; j++) prods[i].y[j] = CANARY;
     }
-    geb_mm *mm = geb_mm_new(k, cols, 64, NULL);
+    geb_mm *mm = geb_mm_new(k, cols, 130, NULL);
     CHECK(mm != NULL);
     if (B == 1) geb_mm_matvec(mm, pool, prods, n, x);
     else geb_mm_matmul(mm, pool, prods, n, x, B);
@@ -182,21 +182,22 @@ static void check_threaded(const geb_kernels *k, geb_pool *pool, const int *rows
 }
 
 /* The threaded checks of one table over pools of 1, 2, 3 and 8 threads;
- * sizes cross the 48-row blocks, the tile widths and the 2048-column blocks. */
+ * sizes cross the 48-row jobs, the tile widths, the column blocks and the
+ * 64-token groups of the GEMM. */
 static void check_table_threaded(const geb_kernels *k) {
     static const int NTH[] = {1, 2, 3, 8};
     static const int SETS[][4] = {{1, 0}, {3, 0}, {37, 5, 130, 0}, {2, 1, 1, 0}, {200, 0}, {49, 97, 0}};
     static const int SETN[] = {1, 1, 3, 3, 1, 2};
     static const int TC[] = {1, 7, 64, 300, 2049};
-    static const int TB[] = {1, 2, 3, 7, 13, 17, 33, 64};
+    static const int TB[] = {1, 2, 3, 7, 13, 17, 33, 64, 65, 130};
     for (int p = 0; p < 4; p++) {
         geb_pool *pool = geb_pool_create(NTH[p], NULL);
         CHECK(pool != NULL);
         if (!pool) continue;
         for (int s = 0; s < 6; s++)
             for (int c = 0; c < 5; c++)
-                for (int b = 0; b < 8; b++) {
-                    if ((TC[c] == 2049 || TB[b] == 64) && (s != 2 || c < 2)) continue; /* keep it quick */
+                for (int b = 0; b < 10; b++) {
+                    if ((TC[c] == 2049 || TB[b] >= 64) && (s != 2 || c < 2)) continue; /* keep it quick */
                     check_threaded(k, pool, SETS[s], SETN[s], TC[c], TB[b]);
                 }
         geb_pool_free(pool);

@@ -1,113 +1,129 @@
-/* kbench.c - times geb_matvec and geb_matmul on GEB-1.3B-shaped weights and
- * compares them with geb_measure_bandwidth and with the FMA peak.
+/* kbench.c - times the row kernels of one weight type on one thread, and the
+ * threaded F32 GEMM against the FMA peak of the same cores.
  *
- *   make    # builds the kernel objects in build/, each ISA file with its flags
- *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -pthread -mavx512f tools/kbench.c \
- *       build/pool.o build/kernels*.o build/common.o -lm -o kbench
- *   ./kbench [-t threads] [-l layers] [-b batch] [-k kernel] [-H] [-r reps]
+ *   make
+ *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -pthread tools/kbench.c \
+ *       build/kernels*.o build/qk*.o build/types.o build/common.o build/pool.o \
+ *       build/matmul.o -lm -o kbench
+ *   ./kbench mv [-k avx2] [-w q4_0] [-c 2048] [-s MB] [-n ROWS]
+ *   ./kbench mm [-k avx2] [-t 2] [-b 512]
  *
- * One "layer" is Wq [2048,2048] + Wkv [1024,2048] (fused, one dispatch),
- * Wdense [2048,2048], Wh4h [11264,2048], W4hh [2048,5632]: 45.1 M floats,
- * 180 MB.  The default 8 layers (1.44 GB) defeat every cache, so matvec
- * streams from DRAM as a real decode step does.  -H asks for transparent huge
- * pages on the weights (as geb_measure_bandwidth uses on its buffer).
+ * mv: a [rows, c] matrix of size -s MB (default 1024: past every cache),
+ * each row a copy of one quantized random row, multiplied in calls of
+ * -n rows (default: about 1 MB of rows, the chunk matmul.c hands a thread).
+ * -n set to the kernel's pass height (4 on avx2) gives the row order of
+ * neighbouring rows; larger calls let the kernel walk lanes (src/rows.h).
+ * Prints GB/s of weights read, in DRAM and in cache (48 rows repeated).
+ *
+ * mm: the GEB-1.3B layer's F32 products for -b tokens through geb_mm_matmul
+ * on -t threads, in GFLOP/s and as a fraction of the FMA peak measured on
+ * the same pool (a register-only FMA loop, 8 lanes x 2 flops, AVX2).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernels.h"
+#include "matmul.h"
 #include "pool.h"
+#include "types.h"
 
-#if defined(__x86_64__) && defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#define H 2048
-#define F 5632
-
-typedef struct layer {
-    float *wq, *wkv, *wd, *w1, *w2;
-} layer;
-
-/* Allocates n floats, 2 MB aligned, filled with small values, optionally
- * advised to use huge pages. */
-static float *alloc_weights(size_t n, int huge) {
-    size_t bytes = (n * sizeof(float) + (2u << 20) - 1) / (2u << 20) * (2u << 20);
-    float *p = aligned_alloc(2u << 20, bytes);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-#ifdef MADV_HUGEPAGE
-    if (huge) madvise(p, bytes, MADV_HUGEPAGE);
-    else madvise(p, bytes, MADV_NOHUGEPAGE);
-#endif
-    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 1000) * 1e-6f;
-    return p;
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* Runs one decode-shaped pass: 4 dispatches per layer, like the model. */
-static void decode_pass(geb_pool *pool, layer *L, int nl, float *x, float *x4, float *yq,
-                        float *ykv, float *yd, float *y1, float *y2) {
-    for (int l = 0; l < nl; l++) {
-        geb_mat qkv[2] = {{L[l].wq, yq, H}, {L[l].wkv, ykv, 1024}};
-        geb_matvec(pool, qkv, 2, x, H);
-        geb_mat d = {L[l].wd, yd, H};
-        geb_matvec(pool, &d, 1, x, H);
-        geb_mat m1 = {L[l].w1, y1, 2 * F};
-        geb_matvec(pool, &m1, 1, x, H);
-        geb_mat m2 = {L[l].w2, y2, H};
-        geb_matvec(pool, &m2, 1, x4, F);
-    }
+static void die(const char *msg) {
+    fprintf(stderr, "kbench: %s\n", msg);
+    exit(2);
 }
 
-/* The same pass batched over B tokens. */
-static void prompt_pass(geb_pool *pool, layer *L, int nl, int B, float *X, float *X4, float *Yq,
-                        float *Ykv, float *Yd, float *Y1, float *Y2) {
-    for (int l = 0; l < nl; l++) {
-        geb_mat qkv[2] = {{L[l].wq, Yq, H}, {L[l].wkv, Ykv, 1024}};
-        geb_matmul(pool, qkv, 2, X, B, H);
-        geb_mat d = {L[l].wd, Yd, H};
-        geb_matmul(pool, &d, 1, X, B, H);
-        geb_mat m1 = {L[l].w1, Y1, 2 * F};
-        geb_matmul(pool, &m1, 1, X, B, H);
-        geb_mat m2 = {L[l].w2, Y2, H};
-        geb_matmul(pool, &m2, 1, X4, B, F);
-    }
+static float frand(void) { return (float)rand() / RAND_MAX - 0.5f; }
+
+/* ---- mv ----------------------------------------------------------------- */
+
+static double mv_rate(const geb_type_kernels *tk, float *y, const uint8_t *w, size_t ldw,
+                      const void *x, long rows, int cols, long per_call, int reps) {
+    double t0 = now();
+    for (int r = 0; r < reps; r++)
+        for (long r0 = 0; r0 < rows; r0 += per_call) {
+            int n = (int)(rows - r0 < per_call ? rows - r0 : per_call);
+            tk->matvec(y + r0, w + (size_t)r0 * ldw, ldw, x, n, cols);
+        }
+    return (double)rows * ldw * reps / (now() - t0) / 1e9;
 }
 
-#if defined(__x86_64__) && defined(__AVX512F__)
-/* Pool task: 12 independent FMA chains on zmm registers for `iters` steps. */
-static void fma_task(void *ctx, int ith, int nth) {
+static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per_call) {
+    const geb_type_kernels *tk = &k->typed[t];
+    size_t ldw = geb_type_row_bytes(t, cols);
+    if (!tk->matvec || ldw == 0) die("no matvec for this type, or -c not a multiple of its block");
+    long rows = mb * 1024 * 1024 / (long)ldw;
+    if (per_call <= 0) per_call = (1024 * 1024 / (long)ldw) & ~3L;
+    float *row = malloc(cols * sizeof *row);
+    uint8_t *one = malloc(ldw);
+    size_t bytes = (size_t)rows * ldw;
+    uint8_t *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    geb_type xt = tk->vec_x;
+    size_t ldx = geb_type_row_bytes(xt, cols);
+    uint8_t *x = malloc(ldx);
+    float *y = malloc(rows * sizeof *y);
+    if (!row || !one || w == MAP_FAILED || !x || !y) die("out of memory");
+    madvise(w, bytes, MADV_HUGEPAGE);
+    for (int i = 0; i < cols; i++) row[i] = frand();
+    geb_type_traits_of(t)->from_f32(one, row, cols);
+    geb_type_traits_of(xt)->from_f32(x, row, cols);
+    for (long r = 0; r < rows; r++) memcpy(w + (size_t)r * ldw, one, ldw);
+    mv_rate(tk, y, w, ldw, x, rows, cols, per_call, 1); /* warm-up: page faults */
+    double dram = mv_rate(tk, y, w, ldw, x, rows, cols, per_call, 3);
+    long small = 48 < rows ? 48 : rows;
+    double cache = mv_rate(tk, y, w, ldw, x, small, cols, per_call, 20000);
+    printf("mv %s %s cols %d, %ld rows a call: %.2f GB/s from DRAM (%.0f MB), %.2f GB/s from cache\n",
+           k->name, geb_type_traits_of(t)->name, cols, per_call, dram, bytes / 1e6, cache);
+    munmap(w, bytes);
+    free(row), free(one), free(x), free(y);
+}
+
+/* ---- mm ----------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+/* 12 independent FMA chains in registers (more than latency x throughput
+ * on current cores), spelled out so no compiler keeps them in memory. */
+__attribute__((target("avx2,fma"))) static void fma_task(void *ctx, int ith, int nth) {
+    long iters = *(const long *)ctx;
     (void)ith, (void)nth;
-    long iters = *(long *)ctx;
-    __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long it = 0; it < iters; it++)
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
-    float s = 0;
-    for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(a[i]);
-    if (s == 12345.678f) puts("");
+    __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
+    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2);
+    __m256 a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5);
+    __m256 a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8);
+    __m256 a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
+    for (long it = 0; it < iters; it++) {
+        a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c);
+        a2 = _mm256_fmadd_ps(a2, m, c), a3 = _mm256_fmadd_ps(a3, m, c);
+        a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+        a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c);
+        a8 = _mm256_fmadd_ps(a8, m, c), a9 = _mm256_fmadd_ps(a9, m, c);
+        a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+    if (_mm256_cvtss_f32(s) == 12345.0f) puts(""); /* keeps the loop */
 }
 
-/* Measured FMA peak of the pool in GFLOP/s (2 flops x 16 lanes per FMA). */
+/* GFLOP/s of the pool running 12 independent FMA chains per thread. */
 static double fma_peak(geb_pool *pool) {
-    long iters = 20 * 1000 * 1000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = geb_now_ms();
-        geb_pool_run(pool, fma_task, &iters);
-        double ms = geb_now_ms() - t0;
-        double g = (double)iters * 12 * 32 * geb_pool_size(pool) / (ms * 1e6);
-        if (g > best) best = g;
-    }
-    return best;
+    long iters = 50 * 1000 * 1000;
+    double t0 = now();
+    geb_pool_run(pool, fma_task, &iters);
+    return (double)iters * 12 * 8 * 2 * geb_pool_size(pool) / (now() - t0) / 1e9;
 }
 #else
 static double fma_peak(geb_pool *pool) {
@@ -116,89 +132,69 @@ static double fma_peak(geb_pool *pool) {
 }
 #endif
 
-int main(int argc, char **argv) {
-    int nth = 2, nl = 8, B = 64, huge = 0, reps = 5;
-    const char *kname = NULL;
-    int opt;
-    while ((opt = getopt(argc, argv, "t:l:b:k:Hr:")) != -1) {
-        if (opt == 't') nth = atoi(optarg);
-        else if (opt == 'l') nl = atoi(optarg);
-        else if (opt == 'b') B = atoi(optarg);
-        else if (opt == 'k') kname = optarg;
-        else if (opt == 'H') huge = 1;
-        else if (opt == 'r') reps = atoi(optarg);
-        else {
-            fprintf(stderr, "usage: kbench [-t threads] [-l layers] [-b batch] [-k kernel] [-H] [-r reps]\n");
-            return 2;
+static float *rand_floats(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) die("out of memory");
+    for (size_t i = 0; i < n; i++) p[i] = frand() * 0.05f;
+    return p;
+}
+
+static void run_mm(const geb_kernels *k, int threads, int B) {
+    enum { H = 2048, F = 5632, KV = 1024 };
+    geb_err err = {0};
+    geb_pool *pool = geb_pool_create(threads, &err);
+    geb_mm *mm = pool ? geb_mm_new(k, F, B, &err) : NULL;
+    if (!mm) die(err.msg);
+    int rows[4] = {H + KV, H, 2 * F, H}, cols[4] = {H, H, H, F};
+    geb_mat m[4];
+    float *y = malloc((size_t)B * 2 * F * sizeof *y), *X = rand_floats((size_t)B * F);
+    double flops = 0;
+    for (int i = 0; i < 4; i++) {
+        m[i] = (geb_mat){(const uint8_t *)rand_floats((size_t)rows[i] * cols[i]), GEB_TYPE_F32,
+                         (size_t)cols[i] * sizeof(float), rows[i], cols[i]};
+        flops += 2.0 * rows[i] * cols[i] * B;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now();
+        for (int i = 0; i < 4; i++) {
+            geb_prod p = {&m[i], y};
+            geb_mm_matmul(mm, pool, &p, 1, X, B);
         }
+        double gf = flops / (now() - t0) / 1e9;
+        if (gf > best) best = gf;
     }
-    if (kname) {
-        const geb_kernels *k = geb_kernels_get(kname);
-        if (!k) {
-            fprintf(stderr, "kernel %s not supported\n", kname);
-            return 2;
-        }
-        geb_kernels_use(k);
-    }
-    geb_pool *pool = geb_pool_create(nth, NULL);
-    printf("kernel %s, %d threads, %d layers (%.2f GB), huge pages %s\n",
-           geb_kernels_current()->name, nth, nl, nl * 45.09e6 * 4 / 1e9, huge ? "on" : "off");
-
-    layer *L = calloc((size_t)nl, sizeof *L);
-    for (int l = 0; l < nl; l++) {
-        L[l].wq = alloc_weights((size_t)H * H, huge);
-        L[l].wkv = alloc_weights((size_t)1024 * H, huge);
-        L[l].wd = alloc_weights((size_t)H * H, huge);
-        L[l].w1 = alloc_weights((size_t)2 * F * H, huge);
-        L[l].w2 = alloc_weights((size_t)H * F, huge);
-    }
-    double params = (double)nl * ((double)H * H * 2 + 1024.0 * H + 2.0 * F * H + (double)H * F);
-    int bmax = B > 1 ? B : 1;
-    float *X = alloc_weights((size_t)bmax * F, 0), *X4 = alloc_weights((size_t)bmax * F, 0);
-    float *Yq = malloc((size_t)bmax * H * 4), *Ykv = malloc((size_t)bmax * 1024 * 4);
-    float *Yd = malloc((size_t)bmax * H * 4), *Y1 = malloc((size_t)bmax * 2 * F * 4);
-    float *Y2 = malloc((size_t)bmax * H * 4);
-
-    double bw = geb_measure_bandwidth(pool, (size_t)1 << 30);
-    printf("geb_measure_bandwidth(1 GB): %.1f GB/s\n", bw);
-
-    /* Decode: one warm-up pass, then the best and the median of reps. */
-    decode_pass(pool, L, nl, X, X4, Yq, Ykv, Yd, Y1, Y2);
-    double best = 1e30, sum = 0;
-    for (int r = 0; r < reps; r++) {
-        double t0 = geb_now_ms();
-        decode_pass(pool, L, nl, X, X4, Yq, Ykv, Yd, Y1, Y2);
-        double ms = geb_now_ms() - t0;
-        sum += ms;
-        if (ms < best) best = ms;
-    }
-    double gbs = params * 4 / (best * 1e6), gbs_mean = params * 4 / (sum / reps * 1e6);
-    printf("matvec: best %.1f ms = %.1f GB/s (%.0f%% of measured), mean %.1f GB/s, %.1f GFLOP/s;"
-           " 1.3B decode at this rate: %.1f tok/s\n",
-           best, gbs, 100 * gbs / bw, gbs_mean, 2 * params / (best * 1e6),
-           gbs * 1e9 / (1.35e9 * 4));
-
-    if (B > 1) {
-        int nlm = nl < 2 ? nl : 2;  /* 2 layers are enough for a steady rate */
-        double pm = params / nl * nlm;
-        prompt_pass(pool, L, 1, B, X, X4, Yq, Ykv, Yd, Y1, Y2);
-        double bestm = 1e30;
-        for (int r = 0; r < (reps < 3 ? reps : 3); r++) {
-            double t0 = geb_now_ms();
-            prompt_pass(pool, L, nlm, B, X, X4, Yq, Ykv, Yd, Y1, Y2);
-            double ms = geb_now_ms() - t0;
-            if (ms < bestm) bestm = ms;
-        }
-        double gf = 2 * pm * B / (bestm * 1e6);
-        double peak = fma_peak(pool);
-        printf("matmul B=%d: %.1f GFLOP/s", B, gf);
-        if (peak > 0) printf(" (%.0f%% of measured FMA peak %.0f GFLOP/s)", 100 * gf / peak, peak);
-        printf("; 1.3B prompt at this rate: %.0f tok/s\n", gf * 1e9 / (2 * 1.35e9));
-    }
-    for (int l = 0; l < nl; l++) {
-        free(L[l].wq), free(L[l].wkv), free(L[l].wd), free(L[l].w1), free(L[l].w2);
-    }
-    free(L), free(X), free(X4), free(Yq), free(Ykv), free(Yd), free(Y1), free(Y2);
+    double peak = fma_peak(pool);
+    printf("mm %s f32, %d threads, %d tokens: %.1f GFLOP/s", k->name, threads, B, best);
+    if (peak > 0) printf(" = %.0f%% of the measured FMA peak %.1f GFLOP/s", 100 * best / peak, peak);
+    printf("\n");
+    geb_mm_free(mm);
     geb_pool_free(pool);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || (strcmp(argv[1], "mv") && strcmp(argv[1], "mm")))
+        die("usage: kbench mv|mm [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS] [-t N] [-b N]");
+    const char *kname = NULL, *wname = "q4_0";
+    int cols = 2048, threads = 2, B = 512;
+    long mb = 1024, per_call = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *o = argv[i], *v = argv[i + 1];
+        if (!strcmp(o, "-k")) kname = v;
+        else if (!strcmp(o, "-w")) wname = v;
+        else if (!strcmp(o, "-c")) cols = atoi(v);
+        else if (!strcmp(o, "-s")) mb = atol(v);
+        else if (!strcmp(o, "-n")) per_call = atol(v);
+        else if (!strcmp(o, "-t")) threads = atoi(v);
+        else if (!strcmp(o, "-b")) B = atoi(v);
+        else die("unknown option");
+    }
+    geb_err err = {0};
+    const geb_kernels *k = kname ? geb_kernels_get(kname) : geb_kernels_best(&err);
+    if (!k) die("kernel table not available here");
+    geb_type t;
+    if (geb_type_from_name(wname, &t) != 0) die("unknown weight type");
+    if (!strcmp(argv[1], "mv")) run_mv(k, t, cols, mb, per_call);
+    else run_mm(k, threads, B > 0 && B <= 4096 ? B : 512);
     return 0;
 }
