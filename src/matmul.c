@@ -6,13 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RB 48 /* rows per GEMM job (a multiple of every tile_rows) */
-#define BB 64 /* tokens per group of partial sums: RB x BB floats, 12 KB on the stack */
+#define RB 48  /* rows per GEMM job (a multiple of every tile_rows) */
+#define BB 256 /* tokens per group of partial sums: RB x BB floats, 48 KB on the stack */
+#define KC_MAX 256 /* most columns per GEMM block (gemm_kc) */
+/* Batches from this size up widen typed weights for the F32 GEMM where the
+ * table can (geb_type_kernels.to_f32); below it the weights' own matmul
+ * (the widening costs about one instruction per weight per batch). */
+#define WIDEN_MIN_B 16
 
 struct geb_mm {
     const geb_kernels *k;
     int max_cols, max_batch;
     uint8_t *xq;   /* activations in the kernels' type: max_batch rows of max_cols F32 */
+    float *xr;     /* activations rounded through that type, back in F32 */
     float *xt;     /* the F32 GEMM's activations in panels (see transpose_task) */
 };
 
@@ -23,9 +29,10 @@ geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *e
     size_t xt = (ldx * max_cols * sizeof(float) + 63) / 64 * 64;
     if (mm) {
         mm->xq = aligned_alloc(64, xq);
+        mm->xr = aligned_alloc(64, xq);
         mm->xt = aligned_alloc(64, xt);
     }
-    if (!mm || !mm->xq || !mm->xt) {
+    if (!mm || !mm->xq || !mm->xr || !mm->xt) {
         geb_mm_free(mm);
         geb_err_set(err, "out of memory for product scratch");
         return NULL;
@@ -37,6 +44,7 @@ geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *e
 void geb_mm_free(geb_mm *mm) {
     if (!mm) return;
     free(mm->xq);
+    free(mm->xr);
     free(mm->xt);
     free(mm);
 }
@@ -59,6 +67,9 @@ typedef struct prod_job {
     const float *xf;   /* F32 activations [B, cols] (for the transpose) */
     float *xt;         /* the same in panels of tb tokens */
     int tb;
+    geb_type xtype;    /* convert_task: the type to convert xf to ... */
+    uint8_t *xq;       /* ... into these rows (ldxq bytes apart) ... */
+    float *xr;         /* ... and, if not NULL, back to F32 here */
     int B, cols;
     int chunk;         /* rows per job */
     int njobs;
@@ -95,18 +106,28 @@ static void run_jobs(geb_pool *pool, prod_job *j, geb_task_fn fn) {
     if (j->njobs > 0) geb_pool_run(pool, fn, j);
 }
 
-/* Converts B rows of F32 activations to the kernels' type t (a no-op for
- * F32: the rows are used where they are). */
-static const void *convert_x(geb_mm *mm, geb_type t, const float *x, int B, int cols,
-                             size_t *ld) {
+/* Converts one row of F32 activations to the kernels' type t (a no-op for
+ * F32: the row is used where it is); for matvec. */
+static const void *convert_x(geb_mm *mm, geb_type t, const float *x, int cols, size_t *ld) {
     if (t == GEB_TYPE_F32) {
         *ld = (size_t)cols * sizeof(float);
         return x;
     }
-    const geb_type_traits *tr = geb_type_traits_of(t);
     *ld = geb_type_row_bytes(t, cols);
-    for (int b = 0; b < B; b++) tr->from_f32(mm->xq + (size_t)b * *ld, x + (size_t)b * cols, cols);
+    geb_type_traits_of(t)->from_f32(mm->xq, x, cols);
     return mm->xq;
+}
+
+/* Pool task: the B rows of a batch to xtype, thread ith taking every nth
+ * row, and back to F32 where xr is set. */
+static void convert_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    const geb_type_traits *tr = geb_type_traits_of(j->xtype);
+    for (int b = ith; b < j->B; b += nth) {
+        uint8_t *q = j->xq + (size_t)b * j->ldxq;
+        tr->from_f32(q, j->xf + (size_t)b * j->cols, j->cols);
+        if (j->xr) tr->to_f32(j->xr + (size_t)b * j->cols, q, j->cols);
+    }
 }
 
 /* ---- matrix-vector ------------------------------------------------------- */
@@ -143,7 +164,7 @@ void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     int cols = p[0].m->cols;
     geb_type t = p[0].m->type;
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = 1, .cols = cols};
-    j.x = convert_x(mm, mm->k->typed[t].vec_x, x, 1, cols, &j.ldxq);
+    j.x = convert_x(mm, mm->k->typed[t].vec_x, x, cols, &j.ldxq);
     j.chunk = matvec_chunk(p, n, geb_pool_size(pool));
     run_jobs(pool, &j, matvec_task);
 }
@@ -175,30 +196,48 @@ static void transpose_task(void *ctx, int ith, int nth) {
 }
 
 /* Columns per GEMM block: a panel slice of kc x tb floats is 16 KB, half
- * of L1, and the job's RB x kc rows of W (48 KB with tb = 16) stay in L2
- * while every token of the group passes over them. */
+ * of L1, and the job's RB x kc weights (48 KB with tb = 16) stay in L2
+ * while every token of the batch passes over them. */
 static int gemm_kc(int tb) { return 4096 / tb < 64 ? 64 : 4096 / tb; }
 
-/* Y[b, r0..r1) = W[r0..r1) X[b] for F32 weights: groups of BB tokens, kc
- * column blocks, panels of tb tokens, register tiles of tile_rows rows. */
+/* The job's rows [r0, r1) of columns [k0, k0 + kn) as F32 rows: in place
+ * for F32 weights (*ld = the matrix's row stride), else widened into buf
+ * (*ld = KC_MAX); returns row r0. */
+static const float *gemm_rows(const geb_kernels *k, const geb_mat *m, int r0, int r1, int k0,
+                              int kn, float *buf, size_t *ld) {
+    if (m->type == GEB_TYPE_F32) {
+        *ld = m->ldw / sizeof(float);
+        return (const float *)(m->w + (size_t)r0 * m->ldw) + k0;
+    }
+    size_t off = geb_type_row_bytes(m->type, k0);
+    for (int r = r0; r < r1; r++)
+        k->typed[m->type].to_f32(buf + (size_t)(r - r0) * KC_MAX, m->w + (size_t)r * m->ldw + off, kn);
+    *ld = KC_MAX;
+    return buf;
+}
+
+/* Y[b, r0..r1) = W[r0..r1) X[b] through the F32 tiles: groups of BB
+ * tokens, kc-column blocks of the job's rows (widened once per block and
+ * group), panels of tb tokens, register tiles of tile_rows rows. */
 static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, int B, int r0,
                      int r1, int cols) {
     const geb_mat *m = p->m;
     int tr = k->tile_rows, tb = k->tile_b, kc = gemm_kc(tb);
-    size_t ld = m->ldw / sizeof(float), ldy = (size_t)m->rows;
-    const float *w = (const float *)m->w;
-    float part[RB * BB];
+    size_t ldy = (size_t)m->rows;
+    float part[RB * BB], wbuf[RB * KC_MAX];
     for (int bb = 0; bb < B; bb += BB) {
         int bn = B - bb < BB ? B - bb : BB;
         for (int k0 = 0; k0 < cols; k0 += kc) {
             int kn = cols - k0 < kc ? cols - k0 : kc;
+            size_t ld;
+            const float *w = gemm_rows(k, m, r0, r1, k0, kn, wbuf, &ld);
             for (int b0 = bb; b0 < bb + bn; b0 += tb) {
                 int nb = bb + bn - b0 < tb ? bb + bn - b0 : tb;
                 const float *slice = xt + (size_t)(b0 / tb) * cols * tb + (size_t)k0 * tb;
                 for (int r = r0; r < r1; r += tr) {
                     int mr = r1 - r < tr ? r1 - r : tr;
                     const float *wp[GEB_TILE_MAX_ROWS];
-                    for (int i = 0; i < tr; i++) wp[i] = w + (size_t)(r + (i < mr ? i : mr - 1)) * ld + k0;
+                    for (int i = 0; i < tr; i++) wp[i] = w + (size_t)(r - r0 + (i < mr ? i : mr - 1)) * ld;
                     k->tile_f32(part + (size_t)(r - r0) * BB + (b0 - bb), BB, mr, wp, slice,
                                 (size_t)tb, kn, k0 == 0, nb);
                 }
@@ -239,22 +278,43 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
     }
 }
 
+/* The F32 GEMM for F32 weights and for typed ones the table can widen:
+ * activations (rounded through the weights' mat_x, as their own matmul
+ * would see them) transposed into panels, then row jobs of RB rows. */
+static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, geb_type t) {
+    geb_type xt = mm->k->typed[t].mat_x;
+    if (t != GEB_TYPE_F32 && xt != GEB_TYPE_F32) {
+        j->xtype = xt, j->xq = mm->xq, j->xr = mm->xr;
+        j->ldxq = geb_type_row_bytes(xt, j->cols);
+        geb_pool_run(pool, convert_task, j);
+        j->xf = mm->xr;
+    }
+    j->xt = mm->xt;
+    j->tb = mm->k->tile_b;
+    geb_pool_run(pool, transpose_task, j);
+    j->chunk = RB; /* ~40 jobs per GEB-1.3B matrix: a job's rows fit part[] */
+    run_jobs(pool, j, matmul_f32_task);
+}
+
 void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x, int B) {
     if (n <= 0 || B <= 0) return;
     int cols = p[0].m->cols;
     geb_type t = p[0].m->type;
     const geb_type_kernels *tk = &mm->k->typed[t];
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
-    if (t == GEB_TYPE_F32) {
-        j.xt = mm->xt;
-        j.tb = mm->k->tile_b;
-        geb_pool_run(pool, transpose_task, &j);
-        j.chunk = RB; /* ~40 jobs per GEB-1.3B matrix: a job's rows fit part[] */
-        run_jobs(pool, &j, matmul_f32_task);
+    if (t == GEB_TYPE_F32 || (tk->to_f32 && (!tk->matmul || B >= WIDEN_MIN_B))) {
+        matmul_gemm(mm, pool, &j, t);
         return;
     }
     geb_type xt = tk->matmul ? tk->mat_x : tk->vec_x;
-    j.x = convert_x(mm, xt, x, B, cols, &j.ldxq);
+    if (xt == GEB_TYPE_F32) {
+        j.x = x, j.ldxq = (size_t)cols * sizeof(float);
+    } else {
+        j.xtype = xt, j.xq = mm->xq, j.xr = NULL;
+        j.ldxq = geb_type_row_bytes(xt, cols);
+        geb_pool_run(pool, convert_task, &j);
+        j.x = mm->xq;
+    }
     j.chunk = 32;
     run_jobs(pool, &j, matmul_typed_task);
 }

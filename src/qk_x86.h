@@ -245,3 +245,47 @@ static void mm_q4_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const vo
                     size_t ldx, int B, int n, int cols) {
     geb_rows_matmul(qtiles[1], Q_RM, Q_RN, y, ldy, w, ldw, x, ldx, B, n, cols / GEB_QK);
 }
+
+/* ---- rows widened to FP32 (geb_type_kernels.to_f32) --------------------- */
+/* Only qk_avx2.c's table uses these: where AVX-512 has VNNI or BF16 dot
+ * products its integer and BF16 tiles do more per instruction. */
+#define QK_MAYBE_UNUSED __attribute__((unused))
+
+/* Eight signed bytes times the block's scale, as the traits compute it:
+ * float(q) * d, one rounding. */
+static inline void widen8(float *dst, __m128i q8, __m256 d) {
+    _mm256_storeu_ps(dst, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8))));
+}
+
+QK_MAYBE_UNUSED static void to_f32_q8_0(float *dst, const uint8_t *src, int n) {
+    for (int b = 0; b < n / GEB_QK; b++, src += 34, dst += GEB_QK) {
+        __m256 d = _mm256_set1_ps(f16s(src));
+        for (int i = 0; i < 4; i++) widen8(dst + 8 * i, _mm_loadl_epi64((const __m128i *)(src + 2 + 8 * i)), d);
+    }
+}
+
+QK_MAYBE_UNUSED static void to_f32_q4_0(float *dst, const uint8_t *src, int n) {
+    for (int b = 0; b < n / GEB_QK; b++, src += 18, dst += GEB_QK) {
+        __m256 d = _mm256_set1_ps(f16s(src));
+        __m256i q = _mm256_sub_epi8(q4_nibbles(src + 2), _mm256_set1_epi8(8));
+        __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        widen8(dst, lo, d);
+        widen8(dst + 8, _mm_srli_si128(lo, 8), d);
+        widen8(dst + 16, hi, d);
+        widen8(dst + 24, _mm_srli_si128(hi, 8), d);
+    }
+}
+
+#ifndef QK_NO_FLOAT
+static inline void to_f32_half(int bf, float *dst, const uint8_t *src, int n) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * k));
+        __m256 v = bf ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+        _mm256_storeu_ps(dst + k, v);
+    }
+    for (; k < n; k++) dst[k] = wconv(bf, src, k);
+}
+QK_MAYBE_UNUSED static void to_f32_f16(float *dst, const uint8_t *src, int n) { to_f32_half(0, dst, src, n); }
+QK_MAYBE_UNUSED static void to_f32_bf16(float *dst, const uint8_t *src, int n) { to_f32_half(1, dst, src, n); }
+#endif

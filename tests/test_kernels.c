@@ -208,6 +208,59 @@ static void check_table_threaded(const geb_kernels *k) {
     check_threaded(k, NULL, one, 1, 33, 4);
 }
 
+/* Typed weights through geb_mm_matmul: below 16 tokens the type's own
+ * matmul, from 16 up the widened F32 GEMM where the table has to_f32.  The
+ * reference is the double product of the weights as stored (to_f32 of the
+ * traits) and the activations rounded through the type's mat_x, which both
+ * paths must reproduce up to float summation order. */
+static void check_typed_one(const geb_kernels *k, geb_pool *pool, geb_type t, int rows, int cols,
+                            int B) {
+    const geb_type_traits *tr = geb_type_traits_of(t);
+    const geb_type_traits *xr = geb_type_traits_of(k->typed[t].mat_x);
+    size_t ldw = geb_type_row_bytes(t, cols), ldq = geb_type_row_bytes(k->typed[t].mat_x, cols);
+    float *wsrc = rand_vec((size_t)rows * cols), *x = rand_vec((size_t)B * cols);
+    float *wf = malloc((size_t)rows * cols * sizeof *wf), *xf = malloc((size_t)B * cols * sizeof *xf);
+    uint8_t *w = malloc(ldw * rows), *q = malloc(ldq);
+    float *y = malloc(((size_t)B * rows + 1) * sizeof *y);
+    for (int r = 0; r < rows; r++) {
+        tr->from_f32(w + r * ldw, wsrc + (size_t)r * cols, cols);
+        tr->to_f32(wf + (size_t)r * cols, w + r * ldw, cols);
+    }
+    for (int b = 0; b < B; b++) {
+        xr->from_f32(q, x + (size_t)b * cols, cols);
+        xr->to_f32(xf + (size_t)b * cols, q, cols);
+    }
+    y[(size_t)B * rows] = CANARY;
+    geb_mat m = {w, t, ldw, rows, cols};
+    geb_prod p = {&m, y};
+    geb_mm *mm = geb_mm_new(k, cols, 130, NULL);
+    CHECK(mm != NULL);
+    geb_mm_matmul(mm, pool, &p, 1, x, B);
+    geb_mm_free(mm);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < rows; r++) {
+            double mag, want = ref_dot(wf + (size_t)r * cols, xf + (size_t)b * cols, cols, &mag);
+            if (fabs(y[(size_t)b * rows + r] - want) > tol(cols, mag)) bad++;
+        }
+    CHECK_MSG(bad == 0 && y[(size_t)B * rows] == CANARY, "%s %s matmul rows=%d cols=%d B=%d: %d wrong",
+              k->name, tr->name, rows, cols, B, bad);
+    free(wsrc), free(x), free(wf), free(xf), free(w), free(q), free(y);
+}
+
+static void check_typed(const geb_kernels *k) {
+    static const int B[] = {2, 15, 16, 17, 64, 130};
+    static const int C[] = {32, 288, 2080};
+    geb_pool *pool = geb_pool_create(2, NULL);
+    CHECK(pool != NULL);
+    for (int t = 1; pool && t < GEB_TYPE_COUNT; t++) {
+        if (!k->typed[t].matvec) continue;
+        for (int bi = 0; bi < 6; bi++)
+            for (int ci = 0; ci < 3; ci++) check_typed_one(k, pool, (geb_type)t, 97, C[ci], B[bi]);
+    }
+    geb_pool_free(pool);
+}
+
 /* Dispatch: scalar always exists, unknown names are NULL, GEB_KERNEL forces
  * a table, and GEB_TEST_EXPECT_KERNEL (set by the NEON runner) must be the
  * best table, so a run under emulation really tests that table. */
@@ -254,6 +307,7 @@ int main(void) {
         printf("kernels: testing %s\n", k->name);
         check_table(k);
         check_table_threaded(k);
+        check_typed(k);
         tested++;
     }
     CHECK(tested >= 1);

@@ -329,6 +329,24 @@ static const int ROWS[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33};
 static const int BS[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 64};
 #define LEN(a) ((int)(sizeof a / sizeof a[0]))
 
+/* A table's own widening of rows to FP32 equals the traits' bit for bit
+ * (matmul.c feeds it to the F32 GEMM for the larger batches). */
+static void check_widen(const char *var, geb_type wt, const geb_type_kernels *k, int cols) {
+    size_t ld = geb_type_row_bytes(wt, cols);
+    float *src = malloc((size_t)cols * sizeof *src), *want = malloc((size_t)cols * sizeof *want);
+    float *got = malloc(((size_t)cols + 1) * sizeof *got);
+    uint8_t *row = malloc(ld);
+    rand_rows(src, 1, cols);
+    geb_type_traits_of(wt)->from_f32(row, src, cols);
+    geb_type_traits_of(wt)->to_f32(want, row, cols);
+    got[cols] = CANARY;
+    k->to_f32(got, row, cols);
+    CHECK_MSG(memcmp(got, want, (size_t)cols * sizeof *got) == 0 && got[cols] == CANARY,
+              "%s %s to_f32 cols=%d differs from the traits", var, geb_type_traits_of(wt)->name, cols);
+    free(src), free(want), free(got), free(row);
+    nchecks++;
+}
+
 /* Every size combination for one weight type of one variant. */
 static void check_type(const char *var, geb_type wt, const geb_type_kernels *k,
                        const geb_type_kernels *ref) {
@@ -339,6 +357,8 @@ static void check_type(const char *var, geb_type wt, const geb_type_kernels *k,
     if (!k->matvec || !k->matmul) return;
     if (q) CHECK(k->vec_x == GEB_TYPE_Q8_0 && k->mat_x == GEB_TYPE_Q8_0);
     else CHECK(k->vec_x == GEB_TYPE_F32);
+    if (k->to_f32)
+        for (int ci = 0; ci < nc; ci++) check_widen(var, wt, k, cols[ci]);
     for (int ri = 0; ri < LEN(ROWS); ri++)
         for (int ci = 0; ci < nc; ci++) check_kernel(var, wt, k, ref, 1, ROWS[ri], 1, cols[ci], ri & 1 ? 6 : 0);
     for (int bi = 0; bi < LEN(BS); bi++)

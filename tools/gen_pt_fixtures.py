@@ -22,6 +22,13 @@ tests/cli_test.sh check it against the float64 reference):
                    the same FFN weights, copied per layer
   pt-shared-ffn    its PyTorch twin: every layer's mlp tensors are the same
                    tensor object, so torch.save stores them once
+  pt-llama-sharded llama-bf16-mqa-tied-sharded (Llama names, tied, BOS/EOS
+                   list) as two pytorch_model-0000N-of-00002.bin + index
+  pt-mobillama     mobillama-bf16-ffn-copies as MobiLlama's own code saves
+                   it: one LlamaMLP object in every layer, so every layer's
+                   mlp keys point at one storage each (stored once)
+  (the Llama-family twins also get tokenizer_config.json,
+  generation_config.json and the ref_*.txt of the weight-type references)
 
 Into tests/data/pt/ (read by tests/test_pytorch.c):
 
@@ -68,6 +75,7 @@ CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 COPIED = ["config.json", "tokenizer.model", "ref.txt", "ppl.txt"]
+OPTIONAL = ["tokenizer_config.json", "generation_config.json"]  # copied where the twin has them
 
 
 # --------------------------------------------------------------------------
@@ -114,6 +122,9 @@ def new_folder(name, twin):
     os.makedirs(d)
     for f in COPIED:
         shutil.copyfile(os.path.join(MODELS, twin, f), os.path.join(d, f))
+    for f in sorted(os.listdir(os.path.join(MODELS, twin))):
+        if f in OPTIONAL or (f.startswith("ref_") and f.endswith(".txt")):
+            shutil.copyfile(os.path.join(MODELS, twin, f), os.path.join(d, f))
     return d
 
 
@@ -175,6 +186,29 @@ def views(name, twin):
     t["transformer.position_ids"] = torch.arange(7, dtype=torch.int64)  # a buffer geb ignores
     d = new_folder(name, twin)
     save(t, os.path.join(d, "pytorch_model.bin"), stem="weights")
+
+
+def shared_storage(name, twin):
+    """MobiLlama's layers hold one LlamaMLP: every layer's mlp tensor of a
+    role becomes layer 0's tensor object (the twin's copies are equal), so
+    torch.save writes each once and every key points at that storage."""
+    t, _ = folder_tensors(os.path.join(MODELS, twin))
+    first = {}
+    for n in list(t):
+        parts = n.split(".")
+        if len(parts) == 6 and parts[:2] == ["model", "layers"] and parts[3] == "mlp":
+            role = ".".join(parts[3:])
+            if role in first:
+                assert torch.equal(first[role], t[n]), n
+                t[n] = first[role]
+            else:
+                first[role] = t[n]
+    assert len(first) == 3, first.keys()
+    d = new_folder(name, twin)
+    path = os.path.join(d, "pytorch_model.bin")
+    save(t, path)
+    storages = [e for e in zipfile.ZipFile(path).namelist() if "/data/" in e]
+    assert len(storages) == len({id(v) for v in t.values()}), (len(storages), len(t))
 
 
 def shared_ffn():
@@ -427,6 +461,8 @@ def main():
     sharded("pt-bf16-sharded", "chatglm-bf16-sharded")
     views("pt-views", "geb-f16-mha")
     shared_ffn()
+    sharded("pt-llama-sharded", "llama-bf16-mqa-tied-sharded")
+    shared_storage("pt-mobillama", "mobillama-bf16-ffn-copies")
     pt_files()
     seeds()
     for root in (MODELS, PT):
