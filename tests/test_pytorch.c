@@ -724,7 +724,7 @@ static const geb_tensor *find(const geb_st *st, const char *fmt, int layer) {
 }
 
 /* pt-views: query and key_value of every layer are consecutive rows of one
- * storage; pt-shared-ffn: every layer's FFN is the same bytes. */
+ * storage; pt-shared-ffn and pt-mobillama: every layer's FFN is the same bytes. */
 static void check_sharing(void) {
     geb_st *st;
     geb_err err;
@@ -743,6 +743,19 @@ static void check_sharing(void) {
     if (geb_st_open(&st, "tests/data/models/pt-shared-ffn", &err) == 0) {
         CHECK(find(st, up, 0) && find(st, up, 1) && find(st, up, 2));
         CHECK(find(st, up, 0)->data == find(st, up, 1)->data && find(st, up, 1)->data == find(st, up, 2)->data);
+        geb_st_close(st);
+    } else {
+        CHECK_MSG(0, "%s", err.msg);
+    }
+    /* pt-mobillama: MobiLlama's one LlamaMLP, every layer's keys one storage */
+    const char *roles[] = {"gate_proj", "up_proj", "down_proj"};
+    if (geb_st_open(&st, "tests/data/models/pt-mobillama", &err) == 0) {
+        for (int r = 0; r < 3; r++) {
+            char fmt[80];
+            snprintf(fmt, sizeof fmt, "model.layers.%%d.mlp.%s.weight", roles[r]);
+            const geb_tensor *t0 = find(st, fmt, 0), *t1 = find(st, fmt, 1), *t2 = find(st, fmt, 2);
+            CHECK_MSG(t0 && t1 && t2 && t0->data == t1->data && t1->data == t2->data, "pt-mobillama %s", roles[r]);
+        }
         geb_st_close(st);
     } else {
         CHECK_MSG(0, "%s", err.msg);
@@ -885,6 +898,8 @@ int main(void) {
         {"tests/data/models/pt-bf16-sharded", "tests/data/models/chatglm-bf16-sharded", 3},
         {"tests/data/models/pt-views", "tests/data/models/geb-f16-mha", 1},
         {"tests/data/models/pt-shared-ffn", "tests/data/models/geb-shared-ffn", 1},
+        {"tests/data/models/pt-llama-sharded", "tests/data/models/llama-bf16-mqa-tied-sharded", 2},
+        {"tests/data/models/pt-mobillama", "tests/data/models/mobillama-bf16-ffn-copies", 1},
         {"tests/data/pt/zip64.bin", "tests/data/pt/zip64.safetensors", 1},
         {"tests/data/pt/small.bin", "tests/data/pt/small.safetensors", 1},
         {"tests/data/pt/module_p2.bin", "tests/data/pt/module.safetensors", 1},
