@@ -62,6 +62,11 @@ int geb_type_from_name(const char *name, geb_type *out);
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block. */
 size_t geb_type_row_bytes(geb_type t, int64_t n);
 
+/* 1 if any of the n values at p (F32, F16 or BF16, aligned to the element
+ * size) is a NaN or an infinity, judged on the bits (all exponent bits set),
+ * so a check of weights used in place costs one read; -1 for other types. */
+int geb_type_any_nonfinite(geb_type t, const void *p, int64_t n);
+
 /* Half-precision helpers shared by the conversions and the kernels. */
 float geb_f16_to_f32(uint16_t h);
 uint16_t geb_f32_to_f16(float f);

@@ -213,6 +213,48 @@ int geb_type_from_name(const char *name, geb_type *out) {
     return -1;
 }
 
+/* Eight bytes at a time as 64-bit words of 4 (16-bit types) or 2 (F32)
+ * lanes: a lane's exponent bits, plus one at their lowest bit, carry into
+ * its sign bit exactly when they are all ones; the sums are ORed together
+ * and the sign bits looked at once.  No lane carries into the next (the
+ * sum is at most the sign bit).  Four accumulators keep the loop free of
+ * a single dependency chain. */
+static int any_all_ones(const uint8_t *p, size_t bytes, uint64_t exp, uint64_t one, uint64_t sign,
+                        int esize) {
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, w[4];
+    size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        memcpy(w, p + i, 32);
+        a0 |= (w[0] & exp) + one, a1 |= (w[1] & exp) + one;
+        a2 |= (w[2] & exp) + one, a3 |= (w[3] & exp) + one;
+    }
+    for (; i + 8 <= bytes; i += 8) {
+        memcpy(w, p + i, 8);
+        a0 |= (w[0] & exp) + one;
+    }
+    if ((a0 | a1 | a2 | a3) & sign) return 1;
+    for (; i < bytes; i += (size_t)esize) { /* the last elements, one by one */
+        uint64_t v = 0;
+        memcpy(&v, p + i, (size_t)esize);
+        if (((v & exp) + one) & sign) return 1;
+    }
+    return 0;
+}
+
+int geb_type_any_nonfinite(geb_type t, const void *p, int64_t n) {
+    if (n <= 0) return 0;
+    if (t == GEB_TYPE_BF16)
+        return any_all_ones(p, (size_t)n * 2, 0x7F807F807F807F80ull, 0x0080008000800080ull,
+                            0x8000800080008000ull, 2);
+    if (t == GEB_TYPE_F16)
+        return any_all_ones(p, (size_t)n * 2, 0x7C007C007C007C00ull, 0x0400040004000400ull,
+                            0x8000800080008000ull, 2);
+    if (t == GEB_TYPE_F32)
+        return any_all_ones(p, (size_t)n * 4, 0x7F8000007F800000ull, 0x0080000000800000ull,
+                            0x8000000080000000ull, 4);
+    return -1;
+}
+
 size_t geb_type_row_bytes(geb_type t, int64_t n) {
     const geb_type_traits *tr = geb_type_traits_of(t);
     if (!tr || n <= 0 || n % tr->block) return 0;

@@ -364,7 +364,16 @@ static void convert_task(void *ctx, int ith, int nth) {
     float *row = j->scratch + (size_t)ith * cols;
     int per = (rows + nth - 1) / nth, r0 = ith * per, r1 = r0 + per < rows ? r0 + per : rows;
     for (int r = r0; r < r1; r++) {
-        ft->to_f32(row, u->t->data + (size_t)r * src_ld, cols);
+        const uint8_t *src = u->t->data + (size_t)r * src_ld;
+        if (!j->dst) { /* in place: only the bits need checking */
+            if (geb_type_any_nonfinite(u->type, src, cols) != 0) {
+                int none = -1;
+                atomic_compare_exchange_strong(&j->bad_row, &none, r);
+                return;
+            }
+            continue;
+        }
+        ft->to_f32(row, src, cols);
         for (int k = 0; k < cols; k++)
             if (!isfinite(row[k])) {
                 int none = -1;

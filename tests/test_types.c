@@ -423,8 +423,40 @@ static void check_variants(void) {
     }
 }
 
+/* geb_type_any_nonfinite against isfinite of the widened value: every
+ * 16-bit pattern at every lane of a word and in the tail, buffers of 1..41
+ * elements at an address that is 2 mod 8; F32 specials likewise. */
+static void check_nonfinite(void) {
+    static uint16_t buf[48];
+    uint16_t *b = buf + 1;
+    int bad = 0;
+    for (int t = GEB_TYPE_F16; t <= GEB_TYPE_BF16; t++)
+        for (uint32_t h = 0; h < 65536; h++) {
+            float f = t == GEB_TYPE_BF16 ? geb_bf16_to_f32((uint16_t)h) : geb_f16_to_f32((uint16_t)h);
+            int want = !isfinite(f);
+            int n = 1 + (int)(h % 41), at = (int)(h * 7 % (uint32_t)n);
+            for (int i = 0; i < n; i++) b[i] = 0x3C00; /* 1.0 in F16, 1.0078125 in BF16 */
+            b[at] = (uint16_t)h;
+            bad += geb_type_any_nonfinite((geb_type)t, b, n) != want;
+        }
+    static const uint32_t f32s[] = {0x7F800000u, 0xFF800000u, 0x7FC00000u, 0x7F800001u, 0xFFFFFFFFu,
+                                    0x7F7FFFFFu, 0x00800000u, 0x80000001u, 0x3F800000u, 0};
+    static uint32_t wbuf[48];
+    for (int v = 0; v < 10; v++)
+        for (int n = 1; n <= 41; n++)
+            for (int at = 0; at < n; at += 3) {
+                uint32_t *w = (uint32_t *)(void *)((uint8_t *)wbuf + 4);
+                for (int i = 0; i < n; i++) w[i] = 0x3F800000u;
+                w[at] = f32s[v];
+                bad += geb_type_any_nonfinite(GEB_TYPE_F32, w, n) != (v < 5);
+            }
+    CHECK_MSG(bad == 0, "any_nonfinite: %d wrong answers", bad);
+    CHECK(geb_type_any_nonfinite(GEB_TYPE_Q8_0, buf, 32) == -1 && geb_type_any_nonfinite(GEB_TYPE_BF16, buf, 0) == 0);
+}
+
 int main(void) {
     check_traits();
+    check_nonfinite();
     check_half_fixtures();
     check_half_exhaustive();
     check_quant_type(GEB_TYPE_Q8_0, QDIR "q8_0.bin", QDIR "q8_0_deq.f32");
