@@ -9,8 +9,9 @@
  * neighbouring rows, every pass would read MV short streams (a Q4_0 row of
  * GEB-1.3B is 1,152 bytes, 18 cache lines) that end and restart at the next
  * pass, and the hardware prefetcher never gets ahead of them: one AVX2 core
- * read Q4_0 weights at 3.4 GB/s that way and at 9.2 GB/s with lanes, FP32
- * at 15.8 and 18.3 GB/s (tools/kbench.c, 2026-12-02).  So the n rows are cut
+ * read Q4_0 weights from DRAM at 3.0 GB/s that way and at 7.5 GB/s with
+ * lanes (tools/kbench.c mv -w q4_0, -n 4 against the default chunk,
+ * 2026-12-02; the kernel was then compute-bound at 8 GB/s).  So the n rows are cut
  * into MV lanes of q = ceil(n / MV) consecutive rows and pass r computes row
  * r of every lane: MV sequential streams, each as long as the chunk. */
 #ifndef GEB_ROWS_H
