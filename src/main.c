@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "kernels.h"
@@ -249,6 +250,16 @@ static int parse_opts(geb_opts *o, int argc, char **argv, geb_err *err) {
     return geb_sampler_check(&o->sp, err); /* before any model is loaded */
 }
 
+/* The calling thread is worker 0 of the pool and runs GEMM jobs that keep
+ * about 100 KB on its stack (the other workers get 4 MB, pool.c): a stack
+ * limit far below the usual 8 MB is refused with one line, not a crash. */
+#define GEB_MIN_STACK ((rlim_t)1 << 20)
+static int stack_too_small(void) {
+    struct rlimit rl;
+    return getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+           rl.rlim_cur < GEB_MIN_STACK;
+}
+
 int main(int argc, char **argv) {
     geb_opts o;
     geb_err err = {{0}};
@@ -264,6 +275,11 @@ int main(int argc, char **argv) {
     if (p) {
         fprintf(stderr, "geb: %s\n", err.msg);
         return 2;
+    }
+    if (stack_too_small()) {
+        fprintf(stderr, "geb: the stack limit (ulimit -s) is below %d KB; raise it\n",
+                (int)(GEB_MIN_STACK >> 10));
+        return 1;
     }
     int rc;
     if (strcmp(o.cmd, "tokenize") == 0) rc = o.chat ? geb_cmd_tokenize_chat(&o, &err) : geb_cmd_tokenize(&o, &err);

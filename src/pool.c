@@ -23,6 +23,7 @@
  * With more threads than CPUs a spinning thread only steals the CPU from the
  * one it waits for, so such pools sleep almost at once. */
 #define GEB_POOL_SPIN 4000
+#define GEB_POOL_STACK ((size_t)4 << 20)
 #define GEB_POOL_SPIN_OVERSUBSCRIBED 16
 
 typedef struct geb_worker {
@@ -119,10 +120,18 @@ geb_pool *geb_pool_create(int nthreads, geb_err *err) {
         workers[i].pool = pool;
         workers[i].ith = i;
     }
+    /* Workers get at least 4 MB of stack whatever RLIMIT_STACK says: the
+     * GEMM keeps about 100 KB of partial sums and widened weights there. */
+    pthread_attr_t attr;
+    size_t stack = 0;
+    pthread_attr_init(&attr);
+    if (pthread_attr_getstacksize(&attr, &stack) == 0 && stack < GEB_POOL_STACK)
+        pthread_attr_setstacksize(&attr, GEB_POOL_STACK);
     for (int i = 1; i < nthreads; i++) {
-        int rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+        int rc = pthread_create(&workers[i].thread, &attr, worker_main, &workers[i]);
         if (rc != 0) {
             /* Shut down the threads already started, then report. */
+            pthread_attr_destroy(&attr);
             pool->n = i;
             geb_pool_free(pool);
             geb_err_set(err, "pthread_create failed for thread %d of %d: %s", i,
@@ -130,6 +139,7 @@ geb_pool *geb_pool_create(int nthreads, geb_err *err) {
             return NULL;
         }
     }
+    pthread_attr_destroy(&attr);
     return pool;
 }
 

@@ -286,4 +286,8 @@ expect_rc "SIGINT before a $nlong-token prompt" $rc 130
 grep -qE "prompt eval time = .* / +256 tokens" "$tmp/err" && ok ||
     bad "SIGINT: only the first batch of 256 is evaluated: [$(grep 'prompt eval' "$tmp/err")]"
 
+# --- a tiny stack limit: one line, not a crash in the GEMM (the caller is worker 0)
+(ulimit -s 96 && "$GEB" -m $M -p "$P" -n 4 </dev/null >"$tmp/out" 2>"$tmp/err"); rc=$?
+one_line "ulimit -s 96" $rc 1 "stack limit"
+
 done_testing hardening
