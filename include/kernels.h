@@ -18,6 +18,31 @@
  * (vec_x for matvec, mat_x for matmul): F32 for the float weight types,
  * Q8_0 blocks for the integer ones (as ggml does), BF16 pairs where the CPU
  * has a BF16 dot product. */
+/* Kernels over rows packed in groups of GEB_PACK_ROWS (optional, per table
+ * and type).  A group holds the same bytes as its rows (GEB_PACK_ROWS x ldw)
+ * in an order the table's kernels choose, so one instruction works on a
+ * piece of every row of the group; matrices are packed once at load where
+ * every group is whole (geb_mat.packed), and products on them start at a
+ * group (matmul.c cuts jobs at multiples of GEB_PACK_ROWS). */
+#define GEB_PACK_ROWS 8
+typedef struct geb_packed_kernels {
+    /* dst (GEB_PACK_ROWS x ldw bytes) = the group of the rows at src,
+     * ldw bytes apart; dst does not overlap src. */
+    void (*pack)(uint8_t *dst, const uint8_t *src, size_t ldw, int cols);
+    /* As geb_type_kernels.matvec for n rows (a multiple of GEB_PACK_ROWS)
+     * packed from w on, groups GEB_PACK_ROWS x ldw bytes apart. */
+    void (*matvec)(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols);
+    /* Optional: as geb_type_kernels.matmul for n rows (a multiple of
+     * GEB_PACK_ROWS) packed from w on, with mat_x activations.  Where set it
+     * serves every batch; else batches widen through to_f32 (matmul.c). */
+    void (*matmul)(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
+                   int B, int n, int cols);
+    /* dst[i*ldd + c] for i < GEB_PACK_ROWS, c < kn = columns [k0, k0 + kn)
+     * of row i of the group at w (k0 and kn multiples of the block), as
+     * FP32, bit for bit the traits' to_f32. */
+    void (*to_f32)(float *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn);
+} geb_packed_kernels;
+
 typedef struct geb_type_kernels {
     geb_type vec_x; /* activation type of matvec */
     geb_type mat_x; /* activation type of matmul */
@@ -35,6 +60,9 @@ typedef struct geb_type_kernels {
      * the activations rounded through mat_x first, so the products are the
      * ones matmul computes up to float summation order (matmul.c). */
     void (*to_f32)(float *dst, const uint8_t *src, int n);
+    /* Optional: the kernels of packed rows (above); NULL: rows stay as
+     * the type stores them. */
+    const geb_packed_kernels *packed;
 } geb_type_kernels;
 
 /* The per-ISA building blocks.  The scalar table is the reference in tests.

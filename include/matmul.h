@@ -29,6 +29,8 @@ typedef struct geb_mat {
     geb_type type;
     size_t ldw;       /* bytes from one row to the next */
     int rows, cols;
+    int packed;       /* 1: rows in groups of GEB_PACK_ROWS, in the layout of
+                       * the table's typed[type].packed (kernels.h) */
 } geb_mat;
 
 /* One product of a call: y = m x (y[rows]) or Y[b] = m X[b] (Y[B, rows]). */
@@ -44,8 +46,6 @@ geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *e
 void geb_mm_free(geb_mm *mm);
 
 const geb_kernels *geb_mm_kernels(const geb_mm *mm);
-/* Switches the kernel table (tests and benchmarks). */
-void geb_mm_set_kernels(geb_mm *mm, const geb_kernels *k);
 
 /* 1 if the kernel table has row kernels for weights of type t. */
 int geb_mm_supports(const geb_kernels *k, geb_type t);

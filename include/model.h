@@ -47,9 +47,9 @@ int geb_model_load(geb_model **out, const char *dir, const geb_model_params *p, 
                    geb_err *err);
 void geb_model_free(geb_model *m);
 
-/* Switches the pool (any size) or the kernel table used by eval. */
+/* Switches the pool (any size) used by eval.  The kernel table is fixed at
+ * load: weights may be packed in its layout (kernels.h). */
 void geb_model_set_pool(geb_model *m, geb_pool *pool);
-void geb_model_set_kernels(geb_model *m, const geb_kernels *k);
 const geb_kernels *geb_model_kernels(const geb_model *m);
 
 const geb_config *geb_model_config(const geb_model *m);

@@ -40,6 +40,11 @@ typedef void (*geb_progress_fn)(void *ud, double frac);
 int geb_weights_open(geb_weights **out, geb_config *cfg, const geb_st *st, geb_type type,
                      geb_err *err);
 
+/* The kernel table the weights will be used with: matrices whose type it
+ * packs (kernels.h) and whose views are whole groups are packed at load.
+ * Without this call nothing is packed. */
+void geb_weights_set_kernels(geb_weights *w, const geb_kernels *k);
+
 /* Converts or maps every planned tensor.  The pool is only used here. */
 int geb_weights_load(geb_weights *w, geb_pool *pool, geb_progress_fn progress, void *ud,
                      geb_err *err);

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RB 48  /* rows per GEMM job (a multiple of every tile_rows) */
+#define RB 48  /* rows per GEMM job (a multiple of every tile_rows and of GEB_PACK_ROWS) */
+_Static_assert(RB % GEB_PACK_ROWS == 0, "GEMM jobs start at a packed group");
 #define BB 256 /* tokens per group of partial sums: RB x BB floats, 48 KB on the stack */
 #define KC_MAX 256 /* most columns per GEMM block (gemm_kc) */
 /* Batches from this size up widen typed weights for the F32 GEMM where the
@@ -50,7 +51,6 @@ void geb_mm_free(geb_mm *mm) {
 }
 
 const geb_kernels *geb_mm_kernels(const geb_mm *mm) { return mm->k; }
-void geb_mm_set_kernels(geb_mm *mm, const geb_kernels *k) { mm->k = k; }
 
 int geb_mm_supports(const geb_kernels *k, geb_type t) {
     return t < GEB_TYPE_COUNT && k->typed[t].matvec != NULL;
@@ -139,12 +139,14 @@ static void matvec_task(void *ctx, int ith, int nth) {
     int r0, r1;
     while ((p = take_chunk(j, &r0, &r1))) {
         const geb_mat *m = p->m;
-        j->k->typed[m->type].matvec(p->y + r0, m->w + (size_t)r0 * m->ldw, m->ldw, j->x, r1 - r0,
-                                    j->cols);
+        const geb_type_kernels *tk = &j->k->typed[m->type];
+        (m->packed ? tk->packed->matvec : tk->matvec)(p->y + r0, m->w + (size_t)r0 * m->ldw, m->ldw,
+                                                      j->x, r1 - r0, j->cols);
     }
 }
 
-/* Rows per matvec chunk: about 1 MB of weights, a multiple of 4 rows, and
+/* Rows per matvec chunk: about 1 MB of weights, a multiple of 8 rows (a
+ * packed group: GEB_PACK_ROWS), and
  * small enough that every thread gets 8 chunks of each product to balance
  * load.  Larger chunks mean longer sequential streams and fewer hand-offs
  * through the shared counter: 1 MB read 5-10% faster than 64 KB with two
@@ -155,8 +157,8 @@ static int matvec_chunk(const geb_prod *p, int n, int nth) {
     long rows = (1024L * 1024) / (long)(p[0].m->ldw ? p[0].m->ldw : 1);
     long cap = total / (8L * nth);
     if (rows > cap) rows = cap;
-    rows &= ~3L;
-    return rows < 4 ? 4 : (int)rows;
+    rows &= ~(long)(GEB_PACK_ROWS - 1);
+    return rows < GEB_PACK_ROWS ? GEB_PACK_ROWS : (int)rows;
 }
 
 void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x) {
@@ -209,10 +211,16 @@ static const float *gemm_rows(const geb_kernels *k, const geb_mat *m, int r0, in
         *ld = m->ldw / sizeof(float);
         return (const float *)(m->w + (size_t)r0 * m->ldw) + k0;
     }
+    *ld = KC_MAX;
+    if (m->packed) { /* r0 and r1 are multiples of GEB_PACK_ROWS (RB is) */
+        for (int r = r0; r < r1; r += GEB_PACK_ROWS)
+            k->typed[m->type].packed->to_f32(buf + (size_t)(r - r0) * KC_MAX, KC_MAX,
+                                             m->w + (size_t)r * m->ldw, m->ldw, k0, kn);
+        return buf;
+    }
     size_t off = geb_type_row_bytes(m->type, k0);
     for (int r = r0; r < r1; r++)
         k->typed[m->type].to_f32(buf + (size_t)(r - r0) * KC_MAX, m->w + (size_t)r * m->ldw + off, kn);
-    *ld = KC_MAX;
     return buf;
 }
 
@@ -268,6 +276,16 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
         const geb_mat *m = p->m;
         const geb_type_kernels *tk = &j->k->typed[m->type];
         const uint8_t *w = m->w + (size_t)r0 * m->ldw;
+        if (m->packed && tk->packed->matmul) {
+            tk->packed->matmul(p->y + r0, (size_t)m->rows, w, m->ldw, j->x, j->ldxq, j->B, r1 - r0, j->cols);
+            continue;
+        }
+        if (m->packed) { /* small batches of packed rows: a matvec per token */
+            for (int b = 0; b < j->B; b++)
+                tk->packed->matvec(p->y + (size_t)b * m->rows + r0, w, m->ldw,
+                                   (const uint8_t *)j->x + (size_t)b * j->ldxq, r1 - r0, j->cols);
+            continue;
+        }
         if (tk->matmul) {
             tk->matmul(p->y + r0, (size_t)m->rows, w, m->ldw, j->x, j->ldxq, j->B, r1 - r0, j->cols);
             continue;
@@ -302,7 +320,8 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     geb_type t = p[0].m->type;
     const geb_type_kernels *tk = &mm->k->typed[t];
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
-    if (t == GEB_TYPE_F32 || (tk->to_f32 && (!tk->matmul || B >= WIDEN_MIN_B))) {
+    int packed_mm = p[0].m->packed && tk->packed->matmul; /* better than widening */
+    if (t == GEB_TYPE_F32 || (!packed_mm && tk->to_f32 && (!tk->matmul || B >= WIDEN_MIN_B))) {
         matmul_gemm(mm, pool, &j, t);
         return;
     }
@@ -315,6 +334,6 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
         geb_pool_run(pool, convert_task, &j);
         j.x = mm->xq;
     }
-    j.chunk = 32;
+    j.chunk = packed_mm ? 128 : 32; /* packed: fewer passes over the activations' sums */
     run_jobs(pool, &j, matmul_typed_task);
 }

@@ -141,6 +141,7 @@ int geb_model_load(geb_model **out, const char *dir, const geb_model_params *p, 
         check_kernels(m, err) || alloc_state(m, err))
         goto fail;
     geb_guard_test_pause("GEB_TEST_PAUSE_AFTER_MAP"); /* tests only: files mapped, not yet read */
+    geb_weights_set_kernels(m->w, k);
     if (geb_weights_load(m->w, pool, p->progress, p->ud, err)) goto fail;
     *out = m;
     return 0;
@@ -159,7 +160,6 @@ void geb_model_free(geb_model *m) {
 }
 
 void geb_model_set_pool(geb_model *m, geb_pool *pool) { m->pool = pool; }
-void geb_model_set_kernels(geb_model *m, const geb_kernels *k) { geb_mm_set_kernels(m->mm, k); }
 const geb_kernels *geb_model_kernels(const geb_model *m) { return geb_mm_kernels(m->mm); }
 const geb_config *geb_model_config(const geb_model *m) { return &m->cfg; }
 const geb_weights *geb_model_weights(const geb_model *m) { return m->w; }

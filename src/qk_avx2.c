@@ -25,11 +25,241 @@
 #define QK_VNNI 0
 #include "qk_x86.h"
 
+#include <string.h>
+
+/* ---- Q4_0 rows packed in groups of 8 ------------------------------------ */
+/* A group is, per block column, 144 bytes: the 8 rows' fp16 scales, then 4
+ * chunks of 32 bytes, chunk c holding bytes 4c..4c+3 of every row's 16
+ * nibble bytes (row i at 4i).  The low nibbles of chunk c are elements
+ * 4c..4c+3 of the 8 rows and the high ones elements 16+4c..; one vpmaddubsw
+ * against the token's 4 elements (broadcast) multiplies all 8 rows, and
+ * after vpmaddwd int32 lane i is row i.  So the nibbles are unpacked 32
+ * bytes at a time and the block's scale step (convert, scale, FMA) runs once
+ * per 8 rows: about 6 instructions per row and block against 12 for rows as
+ * stored, on a core that is compute-bound on Q4_0 (tools/kbench.c mv). */
+#define P4_BLOCK (GEB_PACK_ROWS * 18)
+
+static void pack_q4_0(uint8_t *dst, const uint8_t *src, size_t ldw, int cols) {
+    for (int b = 0; b < cols / GEB_QK; b++, dst += P4_BLOCK)
+        for (int i = 0; i < GEB_PACK_ROWS; i++) {
+            const uint8_t *blk = src + (size_t)i * ldw + (size_t)b * 18;
+            memcpy(dst + 2 * i, blk, 2);
+            for (int c = 0; c < 4; c++) memcpy(dst + 16 + 32 * c + 4 * i, blk + 2 + 4 * c, 4);
+        }
+}
+
+static inline int32_t ld32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* 8 * the sum of a Q8_0 block's 32 values (xq): the term the stored
+ * nibble's offset adds to every row's dot. */
+static inline int32_t x8sum(const uint8_t *xq) {
+    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), _mm256_loadu_si256((const __m256i *)xq)),
+                                  _mm256_set1_epi16(1));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* Blocks per pass of the packed matvec: the token's scales and 8 * sums are
+ * taken once per pass into these arrays (the stored nibble is q + 8, so
+ * 8 sum(x) is subtracted from every row's dot). */
+#define P4_SEG 1024
+/* Groups a pass reads at once, each from its own lane of the chunk (as
+ * rows.h does for rows as stored): one sequential stream per core leaves
+ * DRAM idle (kbench mv -p: 11-12 GB/s with one group at a time against
+ * 19-20 from cache); the token's 8 broadcasts per chunk serve every group. */
+#define P4_G 4
+
+/* The 8 rows of each of the ng packed groups q[g] times the token block at
+ * xq (32 values): per group, the int32 lane i is sum_e n_ie x_e with n the
+ * stored (unsigned) nibble.  Pairs are at most 2 * 15 * 127 and 8 of them
+ * are summed in int16: 30,480 < 32,768 (|x| <= 127: Q8_0's scale is
+ * absmax / 127). */
+static inline __attribute__((always_inline)) void p4_dots(__m256i *dot, const uint8_t *const *q,
+                                                          const uint8_t *xq, const int ng) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i s[P4_G];
+    for (int c = 0; c < 4; c++) {
+        __m256i xl = _mm256_set1_epi32(ld32(xq + 4 * c)), xh = _mm256_set1_epi32(ld32(xq + 16 + 4 * c));
+        for (int g = 0; g < ng; g++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q[g] + 16 + 32 * c));
+            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m4), xl),
+                                         _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), xh));
+            s[g] = c ? _mm256_add_epi16(s[g], p) : p;
+        }
+    }
+    for (int g = 0; g < ng; g++) dot[g] = _mm256_madd_epi16(s[g], _mm256_set1_epi16(1));
+}
+
+/* y[8g + i] (+)= the ng groups at w[g] over blocks [0, bn) of the token. */
+static inline __attribute__((always_inline)) void p4_pass(float *const *y, const uint8_t *const *w,
+                                                          const uint8_t *xb, const float *dx,
+                                                          const int32_t *sx, int bn, int add,
+                                                          const int ng) {
+    __m256 acc[P4_G];
+    const uint8_t *q[P4_G];
+    for (int g = 0; g < ng; g++) acc[g] = _mm256_setzero_ps(), q[g] = w[g];
+    for (int b = 0; b < bn; b++) {
+        __m256i dot[P4_G];
+        p4_dots(dot, q, xb + (size_t)b * 34 + 2, ng);
+        __m256 d = _mm256_set1_ps(dx[b]);
+        __m256i corr = _mm256_set1_epi32(sx[b]);
+        for (int g = 0; g < ng; g++) {
+            __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q[g])), d);
+            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dot[g], corr)), sc, acc[g]);
+            q[g] += P4_BLOCK;
+        }
+    }
+    for (int g = 0; g < ng; g++) {
+        if (add) acc[g] = _mm256_add_ps(acc[g], _mm256_loadu_ps(y[g]));
+        _mm256_storeu_ps(y[g], acc[g]);
+    }
+}
+
+static void mv_q4_0_packed(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    const uint8_t *xb = x;
+    int nb = cols / GEB_QK, ng = n / GEB_PACK_ROWS, lane = (ng + P4_G - 1) / P4_G;
+    size_t gbytes = ldw * GEB_PACK_ROWS;
+    float dx[P4_SEG];
+    int32_t sx[P4_SEG];
+    for (int b0 = 0; b0 < nb; b0 += P4_SEG) {
+        int bn = nb - b0 < P4_SEG ? nb - b0 : P4_SEG;
+        const uint8_t *xs = xb + (size_t)b0 * 34;
+        for (int b = 0; b < bn; b++) dx[b] = f16s(xs + (size_t)b * 34), sx[b] = x8sum(xs + (size_t)b * 34 + 2);
+        /* Pass r reads group r of every lane; the last lane may be short. */
+        for (int r = 0; r < lane; r++) {
+            const uint8_t *wg[P4_G];
+            float *yg[P4_G];
+            int k = 0;
+            for (int l = 0; l < P4_G; l++) {
+                int g = l * lane + r;
+                if (g >= ng) break;
+                wg[k] = w + (size_t)g * gbytes + (size_t)b0 * P4_BLOCK, yg[k] = y + (size_t)g * GEB_PACK_ROWS;
+                k++;
+            }
+            if (k == P4_G) p4_pass(yg, wg, xs, dx, sx, bn, b0 > 0, P4_G);
+            else
+                for (int i = 0; i < k; i++) p4_pass(yg + i, wg + i, xs, dx, sx, bn, b0 > 0, 1);
+        }
+    }
+}
+
+/* ---- the packed GEMM: one group x P4_RN tokens a tile ------------------- */
+/* Per block, the group's 8 unpacked nibble vectors stay in registers for
+ * P4_RN tokens (8 + P4_RN accumulators + 4 temporaries of 16 registers):
+ * per token about 27 instructions for 256 products, where the F32 tile
+ * needs 32 FMAs after widening the weights. */
+#define P4_RN 4
+#define P4_TB 16  /* tokens whose scales and sums are taken at once */
+#define P4_MSEG 256 /* blocks per pass of the GEMM (dx/sx: 32 KB of stack) */
+
+static inline __attribute__((always_inline)) void p4_mtile(float *y, size_t ldy, const uint8_t *q,
+                                                           const uint8_t *const *xq,
+                                                           const float *const *dx,
+                                                           const int32_t *const *sx, int bn,
+                                                           int add, const int nr) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256 acc[P4_RN];
+    for (int t = 0; t < nr; t++) acc[t] = add ? _mm256_loadu_ps(y + (size_t)t * ldy) : _mm256_setzero_ps();
+    for (int b = 0; b < bn; b++, q += P4_BLOCK) {
+        __m256i n[8];
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 16 + 32 * c));
+            n[c] = _mm256_and_si256(v, m4), n[4 + c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q));
+        for (int t = 0; t < nr; t++) {
+            const uint8_t *xb = xq[t] + (size_t)b * 34 + 2;
+            __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(n[0], _mm256_set1_epi32(ld32(xb))),
+                                          _mm256_maddubs_epi16(n[4], _mm256_set1_epi32(ld32(xb + 16))));
+            __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(n[1], _mm256_set1_epi32(ld32(xb + 4))),
+                                          _mm256_maddubs_epi16(n[5], _mm256_set1_epi32(ld32(xb + 20))));
+            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(n[2], _mm256_set1_epi32(ld32(xb + 8))));
+            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(n[6], _mm256_set1_epi32(ld32(xb + 24))));
+            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(n[3], _mm256_set1_epi32(ld32(xb + 12))));
+            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(n[7], _mm256_set1_epi32(ld32(xb + 28))));
+            __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones), _mm256_set1_epi32(sx[t][b]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(dx[t][b])), acc[t]);
+        }
+    }
+    for (int t = 0; t < nr; t++) _mm256_storeu_ps(y + (size_t)t * ldy, acc[t]);
+}
+
+static void p4_mtile_n(float *y, size_t ldy, const uint8_t *q, const uint8_t *const *xq,
+                       const float *const *dx, const int32_t *const *sx, int bn, int add, int nr) {
+    switch (nr) {
+    case 4: p4_mtile(y, ldy, q, xq, dx, sx, bn, add, 4); break;
+    case 3: p4_mtile(y, ldy, q, xq, dx, sx, bn, add, 3); break;
+    case 2: p4_mtile(y, ldy, q, xq, dx, sx, bn, add, 2); break;
+    default: p4_mtile(y, ldy, q, xq, dx, sx, bn, add, 1); break;
+    }
+}
+
+/* y[b*ldy + i] = W[i] . X[b] for the n packed rows at w (n a multiple of
+ * 8) and the B tokens of X (Q8_0 rows ldx bytes apart): panels of P4_TB
+ * tokens, passes of P4_MSEG blocks, groups, tiles of P4_RN tokens. */
+static void mm_q4_0_packed(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
+                           size_t ldx, int B, int n, int cols) {
+    int nb = cols / GEB_QK;
+    size_t gbytes = ldw * GEB_PACK_ROWS;
+    float dx[P4_TB][P4_MSEG];
+    int32_t sx[P4_TB][P4_MSEG];
+    for (int t0 = 0; t0 < B; t0 += P4_TB) {
+        int tn = B - t0 < P4_TB ? B - t0 : P4_TB;
+        for (int b0 = 0; b0 < nb; b0 += P4_MSEG) {
+            int bn = nb - b0 < P4_MSEG ? nb - b0 : P4_MSEG;
+            const uint8_t *xs[P4_TB];
+            for (int t = 0; t < tn; t++) {
+                xs[t] = (const uint8_t *)x + (size_t)(t0 + t) * ldx + (size_t)b0 * 34;
+                for (int b = 0; b < bn; b++)
+                    dx[t][b] = f16s(xs[t] + (size_t)b * 34), sx[t][b] = x8sum(xs[t] + (size_t)b * 34 + 2);
+            }
+            for (int g = 0; g < n; g += GEB_PACK_ROWS) {
+                const uint8_t *q = w + (size_t)(g / GEB_PACK_ROWS) * gbytes + (size_t)b0 * P4_BLOCK;
+                for (int t = 0; t < tn; t += P4_RN) {
+                    const float *dp[P4_RN];
+                    const int32_t *sp[P4_RN];
+                    for (int i = 0; i < P4_RN; i++) {
+                        int ti = t + i < tn ? t + i : tn - 1;
+                        dp[i] = dx[ti], sp[i] = sx[ti];
+                    }
+                    p4_mtile_n(y + (size_t)(t0 + t) * ldy + g, ldy, q, xs + t, dp, sp, bn, b0 > 0,
+                               tn - t < P4_RN ? tn - t : P4_RN);
+                }
+            }
+        }
+    }
+}
+
+/* Row i of a packed block back in Q4_0's byte order, then widened as
+ * to_f32_q4_0 does. */
+static void to_f32_q4_0_packed(float *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn) {
+    (void)ldw;
+    for (int b = 0; b < kn / GEB_QK; b++) {
+        const uint8_t *q = w + (size_t)(k0 / GEB_QK + b) * P4_BLOCK;
+        for (int i = 0; i < GEB_PACK_ROWS; i++) {
+            uint8_t blk[18];
+            __m128i qs = _mm_setr_epi32(ld32(q + 16 + 4 * i), ld32(q + 48 + 4 * i), ld32(q + 80 + 4 * i),
+                                        ld32(q + 112 + 4 * i));
+            memcpy(blk, q + 2 * i, 2);
+            _mm_storeu_si128((__m128i *)(blk + 2), qs);
+            to_f32_q4_0(dst + (size_t)i * ldd + (size_t)b * GEB_QK, blk, GEB_QK);
+        }
+    }
+}
+
+static const geb_packed_kernels q4_0_packed = {pack_q4_0, mv_q4_0_packed, mm_q4_0_packed, to_f32_q4_0_packed};
+
 const geb_qk_table geb_qk_avx2 = {{
-    [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16},
-    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16, mm_bf16, to_f32_bf16},
-    [GEB_TYPE_Q8_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q8_0, mm_q8_0, to_f32_q8_0},
-    [GEB_TYPE_Q4_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q4_0, mm_q4_0, to_f32_q4_0},
+    [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16, NULL},
+    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16, mm_bf16, to_f32_bf16, NULL},
+    [GEB_TYPE_Q8_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q8_0, mm_q8_0, to_f32_q8_0, NULL},
+    [GEB_TYPE_Q4_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q4_0, mm_q4_0, to_f32_q4_0, &q4_0_packed},
 }};
 #else
 typedef int geb_qk_avx2_empty; /* not an AVX2 build: nothing here */

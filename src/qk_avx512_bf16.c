@@ -71,7 +71,7 @@ static void mm_bf16_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, con
 }
 
 const geb_qk_table geb_qk_avx512_bf16 = {{
-    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_BF16, NULL, mm_bf16_bf16, NULL},
+    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_BF16, NULL, mm_bf16_bf16, NULL, NULL},
 }};
 #else
 typedef int geb_qk_avx512_bf16_empty; /* not an AVX512_BF16 build: nothing here */

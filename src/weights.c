@@ -8,6 +8,8 @@
  */
 #include "weights.h"
 
+#include "kernels.h"
+
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@ typedef struct unit {
     uint8_t *owned;     /* converted copy (geb_alloc_big), or NULL if in place */
     size_t owned_bytes;
     const uint8_t *data;
+    const geb_packed_kernels *pack; /* rows packed in groups at load, or NULL */
 } unit;
 
 typedef struct slot {
@@ -349,6 +352,7 @@ typedef struct convert_job {
     const unit *u;
     uint8_t *dst;        /* NULL: in place, only checked */
     float *scratch;      /* nth rows of cols floats */
+    uint8_t *group;      /* packing: nth groups of GEB_PACK_ROWS rows as stored */
     _Atomic int bad_row; /* first row with a NaN/Inf seen, or -1 */
 } convert_job;
 
@@ -362,7 +366,10 @@ static void convert_task(void *ctx, int ith, int nth) {
                           *mt = geb_type_traits_of(u->type);
     size_t src_ld = (size_t)cols * ft->block_bytes, dst_ld = geb_type_row_bytes(u->type, cols);
     float *row = j->scratch + (size_t)ith * cols;
-    int per = (rows + nth - 1) / nth, r0 = ith * per, r1 = r0 + per < rows ? r0 + per : rows;
+    int per = (rows + nth - 1) / nth;
+    if (u->pack) per = (per + GEB_PACK_ROWS - 1) / GEB_PACK_ROWS * GEB_PACK_ROWS; /* whole groups */
+    int r0 = ith * per, r1 = r0 + per < rows ? r0 + per : rows;
+    uint8_t *group = u->pack ? j->group + (size_t)ith * GEB_PACK_ROWS * dst_ld : NULL;
     for (int r = r0; r < r1; r++) {
         const uint8_t *src = u->t->data + (size_t)r * src_ld;
         if (!j->dst) { /* in place: only the bits need checking */
@@ -380,22 +387,35 @@ static void convert_task(void *ctx, int ith, int nth) {
                 atomic_compare_exchange_strong(&j->bad_row, &none, r);
                 return;
             }
-        if (j->dst) mt->from_f32(j->dst + (size_t)r * dst_ld, row, cols);
+        if (!group) {
+            mt->from_f32(j->dst + (size_t)r * dst_ld, row, cols);
+            continue;
+        }
+        /* Packing: the rows of a group as stored, then the group in place. */
+        int i = r % GEB_PACK_ROWS;
+        mt->from_f32(group + (size_t)i * dst_ld, row, cols);
+        if (i == GEB_PACK_ROWS - 1)
+            u->pack->pack(j->dst + (size_t)(r - i) * dst_ld, group, dst_ld, cols);
     }
 }
 
 static int load_unit(unit *u, geb_pool *pool, float *scratch, geb_err *err) {
-    size_t bytes = geb_type_row_bytes(u->type, u->cols) * (size_t)u->rows;
+    size_t ld = geb_type_row_bytes(u->type, u->cols), bytes = ld * (size_t)u->rows;
     convert_job j = {.u = u, .scratch = scratch};
     atomic_init(&j.bad_row, -1);
+    if (u->pack && !(j.group = malloc(ld * GEB_PACK_ROWS * (size_t)geb_pool_size(pool))))
+        return geb_err_set(err, "out of memory");
     if (!in_place(u)) {
-        if (!(u->owned = geb_alloc_big(bytes)))
+        if (!(u->owned = geb_alloc_big(bytes))) {
+            free(j.group);
             return geb_err_set(err, "out of memory converting '%s' (%zu MB)", u->t->name, bytes >> 20);
+        }
         u->owned_bytes = bytes;
         j.dst = u->owned;
         geb_st_advise_willneed(u->t);
     }
     geb_pool_run(pool, convert_task, &j);
+    free(j.group);
     if (j.dst) geb_st_advise_dontneed(u->t);
     int bad = atomic_load(&j.bad_row);
     if (bad >= 0)
@@ -403,6 +423,30 @@ static int load_unit(unit *u, geb_pool *pool, float *scratch, geb_err *err) {
                            u->t->name, bad);
     u->data = u->owned ? u->owned : u->t->data;
     return 0;
+}
+
+/* 1 if unit u can be held packed for the kernels pk: converted (never
+ * mapped), no embedding (rows are looked up one at a time), and every view
+ * of it whole groups. */
+static int packable(const geb_weights *w, int ui, const geb_type_kernels *tk) {
+    const unit *u = &w->units[ui];
+    if (!tk->packed || tk->vec_x != tk->mat_x || in_place(u) || u->rows % GEB_PACK_ROWS) return 0;
+    size_t ns = ((size_t)w->cfg->n_layers + 1) * GEB_R_ROLES;
+    for (size_t i = 0; i < ns; i++) {
+        const slot *s = &w->slots[i];
+        if (s->unit != ui) continue;
+        int rows, cols;
+        role_shape(w->cfg, (geb_role)(i % GEB_R_ROLES), &rows, &cols);
+        if (i % GEB_R_ROLES == GEB_R_EMBED || s->row0 % GEB_PACK_ROWS || rows % GEB_PACK_ROWS) return 0;
+    }
+    return 1;
+}
+
+void geb_weights_set_kernels(geb_weights *w, const geb_kernels *k) {
+    for (int i = 0; i < w->n_units; i++) {
+        const geb_type_kernels *tk = &k->typed[w->units[i].type];
+        w->units[i].pack = packable(w, i, tk) ? tk->packed : NULL;
+    }
 }
 
 int geb_weights_load(geb_weights *w, geb_pool *pool, geb_progress_fn progress, void *ud,
@@ -431,7 +475,7 @@ int geb_weights_load(geb_weights *w, geb_pool *pool, geb_progress_fn progress, v
         size_t ld = geb_type_row_bytes(u->type, u->cols);
         int rows, cols;
         role_shape(w->cfg, (geb_role)(i % GEB_R_ROLES), &rows, &cols);
-        s->mat = (geb_mat){u->data + (size_t)s->row0 * ld, u->type, ld, rows, cols};
+        s->mat = (geb_mat){u->data + (size_t)s->row0 * ld, u->type, ld, rows, cols, u->pack != NULL};
     }
     return 0;
 }

@@ -155,7 +155,7 @@ static void check_threaded(const geb_kernels *k, geb_pool *pool, const int *rows
     for (int i = 0; i < n; i++) {
         ws[i] = rand_vec((size_t)rows[i] * cols);
         size_t len = (size_t)B * rows[i] + 1;
-        mats[i] = (geb_mat){(const uint8_t *)ws[i], GEB_TYPE_F32, (size_t)cols * sizeof(float), rows[i], cols};
+        mats[i] = (geb_mat){(const uint8_t *)ws[i], GEB_TYPE_F32, (size_t)cols * sizeof(float), rows[i], cols, 0};
         prods[i] = (geb_prod){&mats[i], malloc(len * sizeof(float))};
         for (size_t j = 0; j < len; j++) prods[i].y[j] = CANARY;
     }
@@ -231,7 +231,7 @@ static void check_typed_one(const geb_kernels *k, geb_pool *pool, geb_type t, in
         xr->to_f32(xf + (size_t)b * cols, q, cols);
     }
     y[(size_t)B * rows] = CANARY;
-    geb_mat m = {w, t, ldw, rows, cols};
+    geb_mat m = {w, t, ldw, rows, cols, 0};
     geb_prod p = {&m, y};
     geb_mm *mm = geb_mm_new(k, cols, 130, NULL);
     CHECK(mm != NULL);
@@ -259,6 +259,80 @@ static void check_typed(const geb_kernels *k) {
             for (int ci = 0; ci < 3; ci++) check_typed_one(k, pool, (geb_type)t, 97, C[ci], B[bi]);
     }
     geb_pool_free(pool);
+}
+
+/* Packed rows (kernels.h): a call of two products over the same quantized
+ * weights, one held as stored and one packed (in either order, so both
+ * matmul.c routes meet a packed matrix: its own GEMM, and the F32 GEMM's
+ * widening when the first product is not packed), against the float64
+ * dot of the dequantized weights and activations; B == 1 is the matvec.
+ * to_f32 of a packed group must equal the traits' widening bit for bit. */
+static void check_packed_one(const geb_kernels *k, geb_pool *pool, geb_type t, int rows, int cols,
+                             int B, int packed_first) {
+    const geb_type_kernels *tk = &k->typed[t];
+    const geb_type_traits *tr = geb_type_traits_of(t), *xr = geb_type_traits_of(tk->mat_x);
+    size_t ldw = geb_type_row_bytes(t, cols), ldq = geb_type_row_bytes(tk->mat_x, cols);
+    float *wsrc = rand_vec((size_t)rows * cols), *x = rand_vec((size_t)B * cols);
+    float *wf = malloc((size_t)rows * cols * sizeof *wf), *xf = malloc((size_t)B * cols * sizeof *xf);
+    float *wide = malloc((size_t)GEB_PACK_ROWS * cols * sizeof *wide);
+    uint8_t *w = malloc(ldw * rows), *wp = malloc(ldw * rows), *q = malloc(ldq);
+    float *y[2] = {malloc(((size_t)B * rows + 1) * sizeof(float)), malloc(((size_t)B * rows + 1) * sizeof(float))};
+    for (int r = 0; r < rows; r++) {
+        tr->from_f32(w + r * ldw, wsrc + (size_t)r * cols, cols);
+        tr->to_f32(wf + (size_t)r * cols, w + r * ldw, cols);
+    }
+    for (int g = 0; g < rows; g += GEB_PACK_ROWS) tk->packed->pack(wp + g * ldw, w + g * ldw, ldw, cols);
+    for (int b = 0; b < B; b++) {
+        xr->from_f32(q, x + (size_t)b * cols, cols);
+        xr->to_f32(xf + (size_t)b * cols, q, cols);
+    }
+    int wide_bad = 0;
+    for (int g = 0; g < rows; g += GEB_PACK_ROWS) {
+        int k0 = cols > 64 ? 32 : 0, kn = cols - k0;
+        tk->packed->to_f32(wide, (size_t)kn, wp + g * ldw, ldw, k0, kn);
+        for (int i = 0; i < GEB_PACK_ROWS; i++)
+            wide_bad += memcmp(wide + (size_t)i * kn, wf + (size_t)(g + i) * cols + k0, kn * sizeof(float)) != 0;
+    }
+    CHECK_MSG(wide_bad == 0, "%s %s packed to_f32 cols=%d: %d rows differ", k->name, tr->name, cols, wide_bad);
+    geb_mat plain = {w, t, ldw, rows, cols, 0}, packed = {wp, t, ldw, rows, cols, 1};
+    geb_prod p[2] = {{packed_first ? &packed : &plain, y[0]}, {packed_first ? &plain : &packed, y[1]}};
+    y[0][(size_t)B * rows] = y[1][(size_t)B * rows] = CANARY;
+    geb_mm *mm = geb_mm_new(k, cols, 130, NULL);
+    CHECK(mm != NULL);
+    if (B == 1) geb_mm_matvec(mm, pool, p, 2, x);
+    else geb_mm_matmul(mm, pool, p, 2, x, B);
+    geb_mm_free(mm);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < rows; r++) {
+            double mag, want = ref_dot(wf + (size_t)r * cols, xf + (size_t)b * cols, cols, &mag);
+            for (int i = 0; i < 2; i++) bad += fabs(y[i][(size_t)b * rows + r] - want) > tol(cols, mag);
+        }
+    CHECK_MSG(bad == 0 && y[0][(size_t)B * rows] == CANARY && y[1][(size_t)B * rows] == CANARY,
+              "%s %s packed rows=%d cols=%d B=%d first=%d: %d wrong", k->name, tr->name, rows, cols, B,
+              packed_first, bad);
+    free(wsrc), free(x), free(wf), free(xf), free(wide), free(w), free(wp), free(q), free(y[0]), free(y[1]);
+}
+
+static void check_packed(const geb_kernels *k) {
+    static const int B[] = {1, 2, 5, 16, 17, 130};
+    static const int C[] = {32, 288, 2080, 8224}; /* 8224: 257 blocks, past a GEMM pass */
+    for (int nth = 1; nth <= 2; nth++) {
+        geb_pool *pool = geb_pool_create(nth, NULL);
+        CHECK(pool != NULL);
+        for (int t = GEB_TYPE_F32 + 1; pool && t < GEB_TYPE_COUNT; t++) {
+            if (!k->typed[t].packed) continue;
+            for (int bi = 0; bi < 6; bi++)
+                for (int ci = 0; ci < 4; ci++) {
+                    if (C[ci] > 2080 && B[bi] > 17) continue; /* keeps the run short */
+                    check_packed_one(k, pool, (geb_type)t, ci & 1 ? 8 : 200, C[ci], B[bi], bi & 1);
+                    check_packed_one(k, pool, (geb_type)t, 96, C[ci], B[bi], !(bi & 1));
+                }
+            /* A matvec row longer than one pass of the token's sums (1,024 blocks). */
+            check_packed_one(k, pool, (geb_type)t, 16, 32800, 1, 1);
+        }
+        geb_pool_free(pool);
+    }
 }
 
 /* Dispatch: scalar always exists, unknown names are NULL, GEB_KERNEL forces
@@ -308,6 +382,7 @@ int main(void) {
         check_table(k);
         check_table_threaded(k);
         check_typed(k);
+        check_packed(k);
         tested++;
     }
     CHECK(tested >= 1);

@@ -5,7 +5,7 @@
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -pthread tools/kbench.c \
  *       build/kernels*.o build/qk*.o build/types.o build/common.o build/pool.o \
  *       build/matmul.o -lm -o kbench
- *   ./kbench mv [-k avx2] [-w q4_0] [-c 2048] [-s MB] [-n ROWS]
+ *   ./kbench mv [-k avx2] [-w q4_0] [-c 2048] [-s MB] [-n ROWS] [-p]
  *   ./kbench mm [-k avx2] [-t 2] [-b 512]
  *
  * mv: a [rows, c] matrix of size -s MB (default 1024: past every cache),
@@ -13,6 +13,7 @@
  * -n rows (default: about 1 MB of rows, the chunk matmul.c hands a thread).
  * -n set to the kernel's pass height (4 on avx2) gives the row order of
  * neighbouring rows; larger calls let the kernel walk lanes (src/rows.h).
+ * -p: rows packed in the table's groups (kernels.h), where it packs the type.
  * Prints GB/s of weights read, in DRAM and in cache (48 rows repeated).
  *
  * mm: the GEB-1.3B layer's F32 products for -b tokens through geb_mm_matmul
@@ -50,23 +51,25 @@ static float frand(void) { return (float)rand() / RAND_MAX - 0.5f; }
 
 /* ---- mv ----------------------------------------------------------------- */
 
-static double mv_rate(const geb_type_kernels *tk, float *y, const uint8_t *w, size_t ldw,
+static double mv_rate(const geb_type_kernels *tk, int packed, float *y, const uint8_t *w, size_t ldw,
                       const void *x, long rows, int cols, long per_call, int reps) {
     double t0 = now();
     for (int r = 0; r < reps; r++)
         for (long r0 = 0; r0 < rows; r0 += per_call) {
             int n = (int)(rows - r0 < per_call ? rows - r0 : per_call);
-            tk->matvec(y + r0, w + (size_t)r0 * ldw, ldw, x, n, cols);
+            (packed ? tk->packed->matvec : tk->matvec)(y + r0, w + (size_t)r0 * ldw, ldw, x, n, cols);
         }
     return (double)rows * ldw * reps / (now() - t0) / 1e9;
 }
 
-static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per_call) {
+static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per_call, int packed) {
     const geb_type_kernels *tk = &k->typed[t];
     size_t ldw = geb_type_row_bytes(t, cols);
     if (!tk->matvec || ldw == 0) die("no matvec for this type, or -c not a multiple of its block");
-    long rows = mb * 1024 * 1024 / (long)ldw;
-    if (per_call <= 0) per_call = (1024 * 1024 / (long)ldw) & ~3L;
+    if (packed && !tk->packed) die("this table does not pack this type");
+    long rows = mb * 1024 * 1024 / (long)ldw / GEB_PACK_ROWS * GEB_PACK_ROWS;
+    if (per_call <= 0) per_call = (1024 * 1024 / (long)ldw) & ~7L;
+    if (packed && per_call % GEB_PACK_ROWS) die("-n must be a multiple of 8 with -p");
     float *row = malloc(cols * sizeof *row);
     uint8_t *one = malloc(ldw);
     size_t bytes = (size_t)rows * ldw;
@@ -81,12 +84,22 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
     geb_type_traits_of(t)->from_f32(one, row, cols);
     geb_type_traits_of(xt)->from_f32(x, row, cols);
     for (long r = 0; r < rows; r++) memcpy(w + (size_t)r * ldw, one, ldw);
-    mv_rate(tk, y, w, ldw, x, rows, cols, per_call, 1); /* warm-up: page faults */
-    double dram = mv_rate(tk, y, w, ldw, x, rows, cols, per_call, 3);
+    if (packed) {
+        uint8_t *g = malloc(ldw * GEB_PACK_ROWS);
+        if (!g) die("out of memory");
+        for (long r = 0; r < rows; r += GEB_PACK_ROWS) {
+            tk->packed->pack(g, w + (size_t)r * ldw, ldw, cols);
+            memcpy(w + (size_t)r * ldw, g, ldw * GEB_PACK_ROWS);
+        }
+        free(g);
+    }
+    mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 1); /* warm-up: page faults */
+    double dram = mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 3);
     long small = 48 < rows ? 48 : rows;
-    double cache = mv_rate(tk, y, w, ldw, x, small, cols, per_call, 20000);
-    printf("mv %s %s cols %d, %ld rows a call: %.2f GB/s from DRAM (%.0f MB), %.2f GB/s from cache\n",
-           k->name, geb_type_traits_of(t)->name, cols, per_call, dram, bytes / 1e6, cache);
+    double cache = mv_rate(tk, packed, y, w, ldw, x, small, cols, per_call < small ? per_call : small, 20000);
+    printf("mv %s %s%s cols %d, %ld rows a call: %.2f GB/s from DRAM (%.0f MB), %.2f GB/s from cache\n",
+           k->name, geb_type_traits_of(t)->name, packed ? " packed" : "", cols, per_call, dram,
+           bytes / 1e6, cache);
     munmap(w, bytes);
     free(row), free(one), free(x), free(y);
 }
@@ -151,7 +164,7 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
     double flops = 0;
     for (int i = 0; i < 4; i++) {
         m[i] = (geb_mat){(const uint8_t *)rand_floats((size_t)rows[i] * cols[i]), GEB_TYPE_F32,
-                         (size_t)cols[i] * sizeof(float), rows[i], cols[i]};
+                         (size_t)cols[i] * sizeof(float), rows[i], cols[i], 0};
         flops += 2.0 * rows[i] * cols[i] * B;
     }
     double best = 0;
@@ -174,12 +187,17 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
 
 int main(int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "mv") && strcmp(argv[1], "mm")))
-        die("usage: kbench mv|mm [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS] [-t N] [-b N]");
+        die("usage: kbench mv|mm [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS] [-p] [-t N] [-b N]");
     const char *kname = NULL, *wname = "q4_0";
     int cols = 2048, threads = 2, B = 512;
     long mb = 1024, per_call = 0;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        const char *o = argv[i], *v = argv[i + 1];
+    int packed = 0;
+    for (int i = 2; i < argc; i += 2) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(o, "-p")) {
+            packed = 1, i--;
+            continue;
+        }
         if (!strcmp(o, "-k")) kname = v;
         else if (!strcmp(o, "-w")) wname = v;
         else if (!strcmp(o, "-c")) cols = atoi(v);
@@ -194,7 +212,7 @@ int main(int argc, char **argv) {
     if (!k) die("kernel table not available here");
     geb_type t;
     if (geb_type_from_name(wname, &t) != 0) die("unknown weight type");
-    if (!strcmp(argv[1], "mv")) run_mv(k, t, cols, mb, per_call);
+    if (!strcmp(argv[1], "mv")) run_mv(k, t, cols, mb, per_call, packed);
     else run_mm(k, threads, B > 0 && B <= 4096 ? B : 512);
     return 0;
 }
