@@ -213,26 +213,33 @@ int geb_type_from_name(const char *name, geb_type *out) {
     return -1;
 }
 
-/* Eight bytes at a time as 64-bit words of 4 (16-bit types) or 2 (F32)
- * lanes: a lane's exponent bits, plus one at their lowest bit, carry into
+/* 64-bit words of 4 (16-bit types) or 2 (F32) lanes: a lane's exponent bits, plus one at their lowest bit, carry into
  * its sign bit exactly when they are all ones; the sums are ORed together
  * and the sign bits looked at once.  No lane carries into the next (the
- * sum is at most the sign bit).  Four accumulators keep the loop free of
- * a single dependency chain. */
+ * sum is at most the sign bit).  Four vector accumulators keep the loop
+ * free of a single dependency chain. */
 static int any_all_ones(const uint8_t *p, size_t bytes, uint64_t exp, uint64_t one, uint64_t sign,
                         int esize) {
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, w[4];
+    /* 16-byte vectors of two such words (GCC's generic vectors: SSE2 or
+     * NEON, whatever the target has): the words one by one through a
+     * memcpy'd array compiled to a store and reloads per word, and the
+     * scan of GEB-1.3B's 2.7 GB of BF16 took 0.3 s. */
+    typedef uint64_t v2 __attribute__((vector_size(16)));
+    v2 e = {exp, exp}, o = {one, one}, a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0, w0, w1, w2, w3;
     size_t i = 0;
-    for (; i + 32 <= bytes; i += 32) {
-        memcpy(w, p + i, 32);
-        a0 |= (w[0] & exp) + one, a1 |= (w[1] & exp) + one;
-        a2 |= (w[2] & exp) + one, a3 |= (w[3] & exp) + one;
+    for (; i + 64 <= bytes; i += 64) {
+        memcpy(&w0, p + i, 16), memcpy(&w1, p + i + 16, 16);
+        memcpy(&w2, p + i + 32, 16), memcpy(&w3, p + i + 48, 16);
+        a0 |= (w0 & e) + o, a1 |= (w1 & e) + o, a2 |= (w2 & e) + o, a3 |= (w3 & e) + o;
     }
+    a0 |= a1 | a2 | a3;
+    uint64_t acc = a0[0] | a0[1];
     for (; i + 8 <= bytes; i += 8) {
-        memcpy(w, p + i, 8);
-        a0 |= (w[0] & exp) + one;
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= (w & exp) + one;
     }
-    if ((a0 | a1 | a2 | a3) & sign) return 1;
+    if (acc & sign) return 1;
     for (; i < bytes; i += (size_t)esize) { /* the last elements, one by one */
         uint64_t v = 0;
         memcpy(&v, p + i, (size_t)esize);
