@@ -84,8 +84,13 @@ static inline __attribute__((always_inline)) void p4_dots(__m256i *dot, const ui
                                                           const uint8_t *xq, const int ng) {
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256i s[P4_G];
+    /* Not unrolled: unrolled, GCC hoisted the 16 loads of a block and
+     * spilled the sums (here and in p4_mtile; pp512 q4_0 61-63 -> 68-73
+     * t/s, 3 pairs alternating). */
+#pragma GCC unroll 1
     for (int c = 0; c < 4; c++) {
         __m256i xl = _mm256_set1_epi32(ld32(xq + 4 * c)), xh = _mm256_set1_epi32(ld32(xq + 16 + 4 * c));
+#pragma GCC unroll 4
         for (int g = 0; g < ng; g++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q[g] + 16 + 32 * c));
             __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m4), xl),
@@ -93,6 +98,7 @@ static inline __attribute__((always_inline)) void p4_dots(__m256i *dot, const ui
             s[g] = c ? _mm256_add_epi16(s[g], p) : p;
         }
     }
+#pragma GCC unroll 4
     for (int g = 0; g < ng; g++) dot[g] = _mm256_madd_epi16(s[g], _mm256_set1_epi16(1));
 }
 
@@ -103,18 +109,21 @@ static inline __attribute__((always_inline)) void p4_pass(float *const *y, const
                                                           const int ng) {
     __m256 acc[P4_G];
     const uint8_t *q[P4_G];
+#pragma GCC unroll 4
     for (int g = 0; g < ng; g++) acc[g] = _mm256_setzero_ps(), q[g] = w[g];
     for (int b = 0; b < bn; b++) {
         __m256i dot[P4_G];
         p4_dots(dot, q, xb + (size_t)b * 34 + 2, ng);
         __m256 d = _mm256_set1_ps(dx[b]);
         __m256i corr = _mm256_set1_epi32(sx[b]);
+#pragma GCC unroll 4
         for (int g = 0; g < ng; g++) {
             __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q[g])), d);
             acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dot[g], corr)), sc, acc[g]);
             q[g] += P4_BLOCK;
         }
     }
+#pragma GCC unroll 4
     for (int g = 0; g < ng; g++) {
         if (add) acc[g] = _mm256_add_ps(acc[g], _mm256_loadu_ps(y[g]));
         _mm256_storeu_ps(y[g], acc[g]);
@@ -150,10 +159,13 @@ static void mv_q4_0_packed(float *y, const uint8_t *w, size_t ldw, const void *x
 }
 
 /* ---- the packed GEMM: one group x P4_RN tokens a tile ------------------- */
-/* Per block, the group's 8 unpacked nibble vectors stay in registers for
- * P4_RN tokens (8 + P4_RN accumulators + 4 temporaries of 16 registers):
- * per token about 27 instructions for 256 products, where the F32 tile
- * needs 32 FMAs after widening the weights. */
+/* Per block, each 32-byte chunk of the group is unpacked once for P4_RN
+ * tokens, whose int16 sums and float accumulators stay in registers
+ * (2 x P4_RN + 3 operands + 3 constants of 16: keeping the 8 unpacked
+ * chunks instead spilled the accumulators: pp512 q4_0 52 -> 61 t/s, the
+ * medians of 3 alternating runs); per token about 27
+ * instructions for 256 products, where the F32 tile needs 32 FMAs after
+ * widening the weights. */
 #define P4_RN 4
 #define P4_TB 16  /* tokens whose scales and sums are taken at once */
 #define P4_MSEG 256 /* blocks per pass of the GEMM (dx/sx: 32 KB of stack) */
@@ -165,28 +177,30 @@ static inline __attribute__((always_inline)) void p4_mtile(float *y, size_t ldy,
                                                            int add, const int nr) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
     __m256 acc[P4_RN];
+#pragma GCC unroll 4
     for (int t = 0; t < nr; t++) acc[t] = add ? _mm256_loadu_ps(y + (size_t)t * ldy) : _mm256_setzero_ps();
     for (int b = 0; b < bn; b++, q += P4_BLOCK) {
-        __m256i n[8];
+        __m256i s[P4_RN];
+#pragma GCC unroll 1
         for (int c = 0; c < 4; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 16 + 32 * c));
-            n[c] = _mm256_and_si256(v, m4), n[4 + c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 4
+            for (int t = 0; t < nr; t++) {
+                const uint8_t *xb = xq[t] + (size_t)b * 34 + 2 + 4 * c;
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(ld32(xb))),
+                                             _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ld32(xb + 16))));
+                s[t] = c ? _mm256_add_epi16(s[t], p) : p;
+            }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q));
+#pragma GCC unroll 4
         for (int t = 0; t < nr; t++) {
-            const uint8_t *xb = xq[t] + (size_t)b * 34 + 2;
-            __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(n[0], _mm256_set1_epi32(ld32(xb))),
-                                          _mm256_maddubs_epi16(n[4], _mm256_set1_epi32(ld32(xb + 16))));
-            __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(n[1], _mm256_set1_epi32(ld32(xb + 4))),
-                                          _mm256_maddubs_epi16(n[5], _mm256_set1_epi32(ld32(xb + 20))));
-            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(n[2], _mm256_set1_epi32(ld32(xb + 8))));
-            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(n[6], _mm256_set1_epi32(ld32(xb + 24))));
-            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(n[3], _mm256_set1_epi32(ld32(xb + 12))));
-            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(n[7], _mm256_set1_epi32(ld32(xb + 28))));
-            __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones), _mm256_set1_epi32(sx[t][b]));
+            __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), _mm256_set1_epi32(sx[t][b]));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(dx[t][b])), acc[t]);
         }
     }
+#pragma GCC unroll 4
     for (int t = 0; t < nr; t++) _mm256_storeu_ps(y + (size_t)t * ldy, acc[t]);
 }
 
