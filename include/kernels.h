@@ -32,9 +32,10 @@ typedef struct geb_packed_kernels {
     /* As geb_type_kernels.matvec for n rows (a multiple of GEB_PACK_ROWS)
      * packed from w on, groups GEB_PACK_ROWS x ldw bytes apart. */
     void (*matvec)(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols);
-    /* Optional: as geb_type_kernels.matmul for n rows (a multiple of
-     * GEB_PACK_ROWS) packed from w on, with mat_x activations.  Where set it
-     * serves every batch; else batches widen through to_f32 (matmul.c). */
+    /* As geb_type_kernels.matmul for n rows (a multiple of GEB_PACK_ROWS)
+     * packed from w on, with mat_x activations: every batch of packed rows
+     * (to_f32 serves the F32 GEMM of a call whose first matrix is not
+     * packed). */
     void (*matmul)(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
                    int B, int n, int cols);
     /* dst[i*ldd + c] for i < GEB_PACK_ROWS, c < kn = columns [k0, k0 + kn)

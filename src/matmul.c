@@ -276,14 +276,8 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
         const geb_mat *m = p->m;
         const geb_type_kernels *tk = &j->k->typed[m->type];
         const uint8_t *w = m->w + (size_t)r0 * m->ldw;
-        if (m->packed && tk->packed->matmul) {
+        if (m->packed) {
             tk->packed->matmul(p->y + r0, (size_t)m->rows, w, m->ldw, j->x, j->ldxq, j->B, r1 - r0, j->cols);
-            continue;
-        }
-        if (m->packed) { /* small batches of packed rows: a matvec per token */
-            for (int b = 0; b < j->B; b++)
-                tk->packed->matvec(p->y + (size_t)b * m->rows + r0, w, m->ldw,
-                                   (const uint8_t *)j->x + (size_t)b * j->ldxq, r1 - r0, j->cols);
             continue;
         }
         if (tk->matmul) {
@@ -320,7 +314,7 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     geb_type t = p[0].m->type;
     const geb_type_kernels *tk = &mm->k->typed[t];
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
-    int packed_mm = p[0].m->packed && tk->packed->matmul; /* better than widening */
+    int packed_mm = p[0].m->packed; /* its integer GEMM beats widening */
     if (t == GEB_TYPE_F32 || (!packed_mm && tk->to_f32 && (!tk->matmul || B >= WIDEN_MIN_B))) {
         matmul_gemm(mm, pool, &j, t);
         return;

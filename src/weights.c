@@ -425,7 +425,7 @@ static int load_unit(unit *u, geb_pool *pool, float *scratch, geb_err *err) {
     return 0;
 }
 
-/* 1 if unit u can be held packed for the kernels pk: converted (never
+/* 1 if unit ui can be held packed for the kernels tk: converted (never
  * mapped), no embedding (rows are looked up one at a time), and every view
  * of it whole groups. */
 static int packable(const geb_weights *w, int ui, const geb_type_kernels *tk) {
