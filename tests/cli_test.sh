@@ -128,6 +128,22 @@ for d in tests/data/models/*/; do
         && ok || bad "perplexity $(basename "$d"): $got vs $want"
 done
 
+# --- perplexity -w bf16: within 2e-3 of the FP32 run, and within 1e-4 of the
+# BF16 reference with FP32 activations or (prompt batches on AVX512_BF16,
+# which round them for vdpbf16ps) of the one with BF16 activations --------
+near() { awk -v g="$1" -v w="$2" -v r="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= r * w + 5e-5) }'; }
+for d in tests/data/models/*/; do
+    d=${d%/}
+    [ -f "$d/ref_bf16_act.txt" ] || continue
+    read -r ctx f32 < <(field perplexity "$d/ref.txt")
+    wb=$d/ref_bf16.txt; [ -f "$wb" ] || wb=$d/ref.txt
+    read -r _ want_b < <(field perplexity "$wb")
+    read -r _ want_a < <(field perplexity "$d/ref_bf16_act.txt")
+    got=$("$GEB" perplexity -w bf16 -m "$d" -f "$d/ppl.txt" -c "$ctx" </dev/null | tail -n 1 | sed 's/^perplexity: //')
+    { near "$got" "$f32" 2e-3 && { near "$got" "$want_b" 1e-4 || near "$got" "$want_a" 1e-4; }; } \
+        && ok || bad "perplexity -w bf16 $(basename "$d"): $got vs $want_b (FP32 activations) / $want_a (BF16) / $f32 (FP32 run)"
+done
+
 # --- MobiLlama's shared FFN is held once in both storage forms that store it once -
 held() { "$GEB" info -m "$1" </dev/null | awk '$1 == "f32" && $4 == "held," { print $2 }'; }
 h_once=$(held tests/data/models/mobillama-bf16-ffn-once)

@@ -132,6 +132,19 @@ static const variant VARIANTS[] = {
     {"ref_kv_bf16.txt", GEB_TYPE_F32, GEB_TYPE_BF16, 1e-3, 0},
 };
 #define N_VARIANTS (int)(sizeof VARIANTS / sizeof VARIANTS[0])
+
+/* BF16 weights with BF16-rounded activations (ref_bf16_act.txt, written by
+ * tools/ref_bf16_act.py): both sides round every projection input to BF16,
+ * so they differ by float summation (most fixtures: 6e-8 of the logit
+ * range) and where an activation lands within float error of a BF16
+ * rounding boundary and rounds the other way, moving by one BF16 step
+ * (seen on AVX512_BF16: 1.4e-5 to 1.07e-3 on 6 of the 13 safetensors
+ * fixtures).  An engine that left the activations unrounded is 1.72e-3 to
+ * 4.5e-3 from this reference on every fixture (tried by forcing this check
+ * on the AVX2 and scalar tables), so 1.5e-3 separates the two. */
+#define BF16_ACT_TOL 1.5e-3
+static int bf16_act_runs;
+static double bf16_act_worst;
 static int variant_runs[N_VARIANTS];
 static double variant_worst[N_VARIANTS];
 
@@ -149,18 +162,37 @@ static void check_model(const char *name, const char *dir, const ref *r, int thr
     CHECK_MSG(V == r->V, "%s: vocab %d vs %d", name, V, r->V);
     float *all = malloc(sizeof(float) * r->n * V), *one = malloc(sizeof(float) * r->n * V);
 
-    /* Batched prompt processing, every position's logits. */
+    /* Batched prompt processing, every position's logits.  Where the
+     * table's BF16 matmul rounds its activations to BF16 (AVX512_BF16), the
+     * batch is checked against the reference that rounds them too. */
     CHECK_MSG(geb_model_eval(m, kv, r->tokens, r->n, 0, all, 1, &err) == 0, "%s", err.msg);
-    double e = rel_error(all, r->logits, (size_t)r->n * V);
-    CHECK_MSG(e < va->tol, "%s %s %s t=%d batched: relative error %.3g", name, va->file,
-              kt->name, threads, e);
-    if (va == VARIANTS && e > worst_error) worst_error = e;
-    if (e > variant_worst[va - VARIANTS]) variant_worst[va - VARIANTS] = e;
+    if (va->w == GEB_TYPE_BF16 && kt->typed[GEB_TYPE_BF16].mat_x == GEB_TYPE_BF16) {
+        char path[600];
+        ref ra;
+        snprintf(path, sizeof path, "%s/ref_bf16_act.txt", dir);
+        if (read_ref(path, &ra) == 0) {
+            CHECK(ra.n == r->n && ra.V == V);
+            double ea = ra.n == r->n && ra.V == V ? rel_error(all, ra.logits, (size_t)r->n * V) : 1;
+            CHECK_MSG(ea < BF16_ACT_TOL, "%s ref_bf16_act.txt %s t=%d batched: relative error %.3g",
+                      name, kt->name, threads, ea);
+            if (ea > bf16_act_worst) bf16_act_worst = ea;
+            bf16_act_runs++;
+            free_ref(&ra);
+        } else {
+            CHECK_MSG(0, "cannot read %s", path);
+        }
+    } else {
+        double e = rel_error(all, r->logits, (size_t)r->n * V);
+        CHECK_MSG(e < va->tol, "%s %s %s t=%d batched: relative error %.3g", name, va->file,
+                  kt->name, threads, e);
+        if (va == VARIANTS && e > worst_error) worst_error = e;
+        if (e > variant_worst[va - VARIANTS]) variant_worst[va - VARIANTS] = e;
+    }
 
     /* Token by token through the KV cache. */
     for (int i = 0; i < r->n; i++)
         CHECK(geb_model_eval(m, kv, &r->tokens[i], 1, i, one + (size_t)i * V, 0, &err) == 0);
-    e = rel_error(one, r->logits, (size_t)r->n * V);
+    double e = rel_error(one, r->logits, (size_t)r->n * V);
     CHECK_MSG(e < va->tol, "%s %s %s t=%d decode: relative error %.3g", name, va->file,
               kt->name, threads, e);
     if (va == VARIANTS && e > worst_error) worst_error = e;
@@ -321,5 +353,8 @@ int main(void) {
         printf("model: %-18s %-4s %-4s %3d fixture x kernel table runs, worst logit error %.3g\n",
                VARIANTS[v].file, geb_type_traits_of(VARIANTS[v].w)->name,
                geb_type_traits_of(VARIANTS[v].kv)->name, variant_runs[v], variant_worst[v]);
+    if (bf16_act_runs)
+        printf("model: %-18s bf16 act  %3d batched runs, worst logit error %.3g\n", "ref_bf16_act.txt",
+               bf16_act_runs, bf16_act_worst);
     return TEST_DONE("model");
 }
