@@ -81,6 +81,14 @@ typedef struct geb_kernels {
      * b < nb <= tile_b, k < kn; first: start from 0 instead of part. */
     void (*tile_f32)(float *part, int ldp, int mr, const float *const *w, const float *xt,
                      size_t ldx, int kn, int first, int nb);
+    /* Attention over a block of nu cached F32 rows for the nh query heads
+     * of one kv group (attention.c).  att_scores: s[i*lds + u] = scale *
+     * (q[i*D..] . k[u*ldk..]).  att_accum: o[i*D + d] += sum_u p[i*ldp + u]
+     * * v[u*ldv + d]. */
+    void (*att_scores)(float *s, int lds, const float *q, int nh, const float *k, size_t ldk,
+                       int nu, int D, float scale);
+    void (*att_accum)(float *o, const float *p, int ldp, int nh, const float *v, size_t ldv,
+                      int nu, int D);
     int tile_rows;   /* rows of a tile (<= GEB_TILE_MAX_ROWS) */
     int tile_b;      /* tokens of a tile (<= GEB_TILE_MAX_B, a multiple of 16 or 16 itself) */
     /* The other weight types (types.h), filled in by geb_kernels_get from

@@ -11,27 +11,55 @@
 #define MAX_PART 16   /* query heads per work item: bounds the stack scratch */
 #define MAX_HEAD_DIM 4096 /* config.c refuses larger heads */
 
+typedef void (*widen_fn)(float *, const uint8_t *, int);
+
 typedef struct attn_job {
     const geb_attn_args *a;
     int split, per;   /* a group's heads in `split` items of <= `per` heads */
     atomic_int next;
 } attn_job;
 
-/* s[u] = q . K[u0 + u] for nu positions, in whatever type K is held. */
-static void scores(const geb_attn_args *a, float *s, const float *q, const uint8_t *kc, int u0,
-                   int nu, float *tmp) {
+/* s[i][u] = scale * q_i . K[u0 + u] for the nh heads at q and nu positions,
+ * in whatever type K is held: F32 rows are scored in place, 16-bit rows are
+ * widened one at a time into tmp. */
+static void scores(const geb_attn_args *a, float (*s)[POS_BLOCK], const float *q, int nh,
+                   const uint8_t *kc, int u0, int nu, float scale, float *tmp) {
     const geb_kv *kv = a->kv;
-    const geb_type_kernels *tk = &a->k->typed[kv->type_k];
     int D = kv->head_dim;
     const uint8_t *k0 = kc + (size_t)u0 * kv->row_k;
-    if (tk->matvec && tk->vec_x == GEB_TYPE_F32) {
-        tk->matvec(s, k0, kv->row_k, q, nu, D);
+    if (kv->type_k == GEB_TYPE_F32) {
+        a->k->att_scores(s[0], POS_BLOCK, q, nh, (const float *)k0, kv->row_k / sizeof(float), nu, D,
+                         scale);
         return;
     }
+    widen_fn widen = a->k->typed[kv->type_k].to_f32;
     const geb_type_traits *tr = geb_type_traits_of(kv->type_k);
     for (int u = 0; u < nu; u++) {
-        tr->to_f32(tmp, k0 + (size_t)u * kv->row_k, D);
-        s[u] = a->k->dot(q, tmp, D);
+        if (widen) widen(tmp, k0 + (size_t)u * kv->row_k, D);
+        else tr->to_f32(tmp, k0 + (size_t)u * kv->row_k, D);
+        a->k->att_scores(&s[0][u], POS_BLOCK, q, nh, tmp, 0, 1, D, scale);
+    }
+}
+
+/* o_i += sum_u s[i][u] * V[u0 + u], as scores() reads K. */
+static void values(const geb_attn_args *a, float *o, float (*s)[POS_BLOCK], int nh,
+                   const uint8_t *vc, int u0, int nu, float *tmp) {
+    const geb_kv *kv = a->kv;
+    int D = kv->head_dim;
+    const uint8_t *v0 = vc + (size_t)u0 * kv->row_v;
+    if (kv->type_v == GEB_TYPE_F32) {
+        a->k->att_accum(o, s[0], POS_BLOCK, nh, (const float *)v0, kv->row_v / sizeof(float), nu, D);
+        return;
+    }
+    /* Widened once per position for all the group's heads, by the table's
+     * vector conversion where it has one (the traits' scalar F16
+     * conversion made depth 4096 a third slower). */
+    widen_fn widen = a->k->typed[kv->type_v].to_f32;
+    const geb_type_traits *tr = geb_type_traits_of(kv->type_v);
+    for (int u = 0; u < nu; u++) {
+        if (widen) widen(tmp, v0 + (size_t)u * kv->row_v, D);
+        else tr->to_f32(tmp, v0 + (size_t)u * kv->row_v, D);
+        a->k->att_accum(o, &s[0][u], POS_BLOCK, nh, tmp, 0, 1, D);
     }
 }
 
@@ -42,21 +70,13 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
     const float *q = a->q + ((size_t)b * a->n_heads + h0) * D;
     float *o = a->out + ((size_t)b * a->n_heads + h0) * D;
     const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
-    /* V rows of a 16-bit cache are widened once per position for all the
-     * group's heads, by the table's vector conversion where it has one
-     * (the traits' scalar F16 conversion made depth 4096 a third slower). */
-    void (*widen)(float *, const uint8_t *, int) = a->k->typed[kv->type_v].to_f32;
-    const geb_type_traits *vt = geb_type_traits_of(kv->type_v);
     float scale = 1.0f / sqrtf((float)D), mx[MAX_PART], sum[MAX_PART], s[MAX_PART][POS_BLOCK];
     float row[MAX_HEAD_DIM];
     for (int i = 0; i < nh; i++) mx[i] = -INFINITY, sum[i] = 0.0f;
     memset(o, 0, sizeof(float) * D * nh);
     for (int u0 = 0; u0 <= t; u0 += POS_BLOCK) {
         int nu = t + 1 - u0 < POS_BLOCK ? t + 1 - u0 : POS_BLOCK;
-        for (int i = 0; i < nh; i++) {
-            scores(a, s[i], q + (size_t)i * D, kc, u0, nu, row);
-            for (int u = 0; u < nu; u++) s[i][u] *= scale;
-        }
+        scores(a, s, q, nh, kc, u0, nu, scale, row);
         /* New maximum: rescale what was summed so far, then exponentiate. */
         for (int i = 0; i < nh; i++) {
             float m = mx[i];
@@ -69,16 +89,7 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
             }
             for (int u = 0; u < nu; u++) sum[i] += s[i][u] = expf(s[i][u] - m);
         }
-        for (int u = 0; u < nu; u++) {
-            const uint8_t *vr = vc + (size_t)(u0 + u) * kv->row_v;
-            const float *v = (const float *)vr;
-            if (kv->type_v != GEB_TYPE_F32) {
-                if (widen) widen(row, vr, D);
-                else vt->to_f32(row, vr, D);
-                v = row;
-            }
-            for (int i = 0; i < nh; i++) a->k->axpy(o + (size_t)i * D, s[i][u], v, D);
-        }
+        values(a, o, s, nh, vc, u0, nu, row);
     }
     for (int i = 0; i < nh; i++) {
         float inv = 1.0f / sum[i];

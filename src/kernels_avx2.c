@@ -23,6 +23,19 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* The vector macros of attn_rows.h. */
+#define AV_T __m256
+#define AV_N 8
+#define AV_LOAD(p) _mm256_loadu_ps(p)
+#define AV_STORE(p, v) _mm256_storeu_ps(p, v)
+#define AV_ZERO() _mm256_setzero_ps()
+#define AV_SET1(x) _mm256_set1_ps(x)
+#define AV_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define AV_ADD(a, b) _mm256_add_ps(a, b)
+#define AV_HSUM(v) hsum(v)
+#include "attn_rows.h"
+
+
 /* Sum of a[i]*b[i]; four accumulators hide the FMA latency. */
 static float avx2_dot(const float *a, const float *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -145,6 +158,8 @@ const geb_kernels geb_kernels_avx2_table = {
     .axpy = avx2_axpy,
     .matvec_f32 = avx2_matvec,
     .tile_f32 = avx2_tile,
+    .att_scores = att_scores,
+    .att_accum = att_accum,
     .tile_rows = TR,
     .tile_b = TB,
 };

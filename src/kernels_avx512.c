@@ -10,6 +10,19 @@
 /* Mask selecting the first n (0..16) lanes. */
 static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
 
+/* The vector macros of attn_rows.h. */
+#define AV_T __m512
+#define AV_N 16
+#define AV_LOAD(p) _mm512_loadu_ps(p)
+#define AV_STORE(p, v) _mm512_storeu_ps(p, v)
+#define AV_ZERO() _mm512_setzero_ps()
+#define AV_SET1(x) _mm512_set1_ps(x)
+#define AV_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define AV_ADD(a, b) _mm512_add_ps(a, b)
+#define AV_HSUM(v) _mm512_reduce_add_ps(v)
+#include "attn_rows.h"
+
+
 /* Sum of a[i]*b[i]; four independent accumulators hide the FMA latency. */
 static float avx512_dot(const float *a, const float *b, int n) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -155,6 +168,8 @@ const geb_kernels geb_kernels_avx512_table = {
     .axpy = avx512_axpy,
     .matvec_f32 = avx512_matvec,
     .tile_f32 = avx512_tile,
+    .att_scores = att_scores,
+    .att_accum = att_accum,
     .tile_rows = TR,
     .tile_b = TB,
 };

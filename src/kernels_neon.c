@@ -8,6 +8,19 @@
 #include "kernels.h"
 #include "rows.h"
 
+/* The vector macros of attn_rows.h. */
+#define AV_T float32x4_t
+#define AV_N 4
+#define AV_LOAD(p) vld1q_f32(p)
+#define AV_STORE(p, v) vst1q_f32(p, v)
+#define AV_ZERO() vdupq_n_f32(0.0f)
+#define AV_SET1(x) vdupq_n_f32(x)
+#define AV_FMA(a, b, c) vfmaq_f32(c, a, b)
+#define AV_ADD(a, b) vaddq_f32(a, b)
+#define AV_HSUM(v) vaddvq_f32(v)
+#include "attn_rows.h"
+
+
 /* Sum of a[i]*b[i]; four accumulators hide the FMA latency. */
 static float neon_dot(const float *a, const float *b, int n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0), s2 = vdupq_n_f32(0), s3 = vdupq_n_f32(0);
@@ -105,6 +118,8 @@ const geb_kernels geb_kernels_neon_table = {
     .axpy = neon_axpy,
     .matvec_f32 = neon_matvec,
     .tile_f32 = neon_tile,
+    .att_scores = att_scores,
+    .att_accum = att_accum,
     .tile_rows = TR,
     .tile_b = TB,
 };

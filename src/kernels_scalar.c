@@ -21,6 +21,22 @@ static void scalar_matvec(float *y, const uint8_t *w, size_t ldw, const void *x,
     for (int r = 0; r < n; r++) y[r] = scalar_dot((const float *)(w + r * ldw), x, cols);
 }
 
+/* s[i*lds + u] = scale * (q[i*D..] . k[u*ldk..]), each dot in order. */
+static void scalar_att_scores(float *s, int lds, const float *q, int nh, const float *k,
+                              size_t ldk, int nu, int D, float scale) {
+    for (int u = 0; u < nu; u++)
+        for (int i = 0; i < nh; i++)
+            s[(size_t)i * lds + u] = scale * scalar_dot(q + (size_t)i * D, k + (size_t)u * ldk, D);
+}
+
+/* o[i*D + d] += sum_u p[i*ldp + u] * v[u*ldv + d], positions in order. */
+static void scalar_att_accum(float *o, const float *p, int ldp, int nh, const float *v,
+                             size_t ldv, int nu, int D) {
+    for (int i = 0; i < nh; i++)
+        for (int u = 0; u < nu; u++)
+            scalar_axpy(o + (size_t)i * D, p[(size_t)i * ldp + u], v + (size_t)u * ldv, D);
+}
+
 #define TR 4
 #define TB 16
 
@@ -41,6 +57,8 @@ const geb_kernels geb_kernels_scalar = {
     .axpy = scalar_axpy,
     .matvec_f32 = scalar_matvec,
     .tile_f32 = scalar_tile,
+    .att_scores = scalar_att_scores,
+    .att_accum = scalar_att_accum,
     .tile_rows = TR,
     .tile_b = TB,
 };

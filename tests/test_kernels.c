@@ -338,6 +338,57 @@ static void check_packed(const geb_kernels *k) {
 /* Dispatch: scalar always exists, unknown names are NULL, GEB_KERNEL forces
  * a table, and GEB_TEST_EXPECT_KERNEL (set by the NEON runner) must be the
  * best table, so a run under emulation really tests that table. */
+/* att_scores and att_accum of table k for nh heads over nu positions of
+ * head dimension D, keys and values ldk = D + 3 floats apart (a cache row is
+ * wider than a head), against doubles; canaries past the last output. */
+static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
+    int lds = nu + 2;
+    size_t ldk = (size_t)D + 3;
+    float *q = rand_vec((size_t)nh * D), *kv = rand_vec(ldk * nu), *s = malloc(sizeof *s * nh * lds);
+    for (int i = 0; i < nh * lds; i++) s[i] = CANARY;
+    k->att_scores(s, lds, q, nh, kv, ldk, nu, D, 0.125f);
+    int bad = 0, canary = 0;
+    for (int i = 0; i < nh; i++)
+        for (int u = 0; u < lds; u++) {
+            if (u >= nu) {
+                canary += s[i * lds + u] != CANARY;
+                continue;
+            }
+            double mag, want = 0.125 * ref_dot(q + (size_t)i * D, kv + ldk * u, D, &mag);
+            bad += !(fabs(s[i * lds + u] - want) <= tol(D, 0.125 * mag));
+        }
+    CHECK_MSG(bad == 0 && canary == 0, "%s att_scores nh=%d nu=%d D=%d: %d wrong, %d canaries",
+              k->name, nh, nu, D, bad, canary);
+    /* Probabilities in [0, 1) as the softmax gives them. */
+    for (int i = 0; i < nh * lds; i++) s[i] = 0.5f * (frand() + 1.0f);
+    float *o = rand_vec((size_t)nh * D + 1), *o0 = malloc(sizeof *o0 * (nh * D + 1));
+    o[nh * D] = CANARY;
+    memcpy(o0, o, sizeof *o * (nh * D + 1));
+    k->att_accum(o, s, lds, nh, kv, ldk, nu, D);
+    bad = 0;
+    for (int i = 0; i < nh; i++)
+        for (int d = 0; d < D; d++) {
+            double want = o0[i * D + d], mag = fabs(want);
+            for (int u = 0; u < nu; u++) {
+                double t = (double)s[i * lds + u] * kv[ldk * u + d];
+                want += t, mag += fabs(t);
+            }
+            bad += !(fabs(o[i * D + d] - want) <= tol(nu, mag));
+        }
+    CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum nh=%d nu=%d D=%d: %d wrong", k->name,
+              nh, nu, D, bad);
+    free(q), free(kv), free(s), free(o), free(o0);
+}
+
+static void check_att(const geb_kernels *k) {
+    static const int DS[] = {1, 3, 4, 8, 15, 16, 17, 32, 64, 100, 127, 128, 129, 130, 257};
+    static const int NH[] = {1, 2, 4, 7};
+    static const int NU[] = {1, 2, 5, 64};
+    for (size_t a = 0; a < sizeof DS / sizeof *DS; a++)
+        for (size_t b = 0; b < sizeof NH / sizeof *NH; b++)
+            for (size_t c = 0; c < sizeof NU / sizeof *NU; c++) check_att_one(k, NH[b], NU[c], DS[a]);
+}
+
 static void check_dispatch(void) {
     CHECK(geb_kernels_get("scalar") != NULL);
     CHECK(geb_kernels_get("nonsense") == NULL);
@@ -383,6 +434,7 @@ int main(void) {
         check_table_threaded(k);
         check_typed(k);
         check_packed(k);
+        check_att(k);
         tested++;
     }
     CHECK(tested >= 1);
