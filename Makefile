@@ -106,6 +106,7 @@ fixtures:
 	$(PYTHON) tools/gen_bad_fixtures.py
 	$(PYTHON) tools/ref_torch_llama.py
 	$(PYTHON) tools/gen_pt_fixtures.py
+	$(PYTHON) tools/ref_bf16_act.py
 	$(PYTHON) tools/chat_ref/ids.py
 
 neon:
