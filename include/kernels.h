@@ -64,6 +64,10 @@ typedef struct geb_type_kernels {
     /* Optional: the kernels of packed rows (above); NULL: rows stay as
      * the type stores them. */
     const geb_packed_kernels *packed;
+    /* Optional: dst[0..n) = n values of one row as FP32, bit for bit the
+     * traits' to_f32, for rows read one at a time (a 16-bit KV cache in
+     * attention.c); unlike to_f32 it says nothing about how products run. */
+    void (*row_to_f32)(float *dst, const uint8_t *src, int n);
 } geb_type_kernels;
 
 /* The per-ISA building blocks.  The scalar table is the reference in tests.

@@ -10,6 +10,8 @@
 #define POS_BLOCK 64  /* positions scored at once */
 #define MAX_PART 16   /* query heads per work item: bounds the stack scratch */
 #define MAX_HEAD_DIM 4096 /* config.c refuses larger heads */
+#define WIDEN_FLOATS 8192 /* scratch of widened 16-bit K or V rows (32 KB) */
+#define WIDEN_ROWS(D) (WIDEN_FLOATS / (D) < POS_BLOCK ? WIDEN_FLOATS / (D) : POS_BLOCK)
 
 typedef void (*widen_fn)(float *, const uint8_t *, int);
 
@@ -19,9 +21,24 @@ typedef struct attn_job {
     atomic_int next;
 } attn_job;
 
+/* m rows of a 16-bit cache, ld bytes apart, as FP32 rows of D floats at
+ * dst: by the table's vector conversion where it has one (the traits'
+ * scalar F16 conversion made depth 4096 a third slower). */
+static void widen_rows(const geb_attn_args *a, geb_type t, float *dst, const uint8_t *src,
+                       size_t ld, int m, int D) {
+    widen_fn widen = a->k->typed[t].row_to_f32;
+    const geb_type_traits *tr = geb_type_traits_of(t);
+    for (int u = 0; u < m; u++, dst += D, src += ld) {
+        if (widen) widen(dst, src, D);
+        else tr->to_f32(dst, src, D);
+    }
+}
+
 /* s[i][u] = scale * q_i . K[u0 + u] for the nh heads at q and nu positions,
  * in whatever type K is held: F32 rows are scored in place, 16-bit rows are
- * widened one at a time into tmp. */
+ * widened into tmp as many at a time as WIDEN_FLOATS holds (a block of
+ * GEB-1.3B's 128-float heads at once), so each kernel call covers many
+ * positions. */
 static void scores(const geb_attn_args *a, float (*s)[POS_BLOCK], const float *q, int nh,
                    const uint8_t *kc, int u0, int nu, float scale, float *tmp) {
     const geb_kv *kv = a->kv;
@@ -32,12 +49,10 @@ static void scores(const geb_attn_args *a, float (*s)[POS_BLOCK], const float *q
                          scale);
         return;
     }
-    widen_fn widen = a->k->typed[kv->type_k].to_f32;
-    const geb_type_traits *tr = geb_type_traits_of(kv->type_k);
-    for (int u = 0; u < nu; u++) {
-        if (widen) widen(tmp, k0 + (size_t)u * kv->row_k, D);
-        else tr->to_f32(tmp, k0 + (size_t)u * kv->row_k, D);
-        a->k->att_scores(&s[0][u], POS_BLOCK, q, nh, tmp, 0, 1, D, scale);
+    for (int c = 0; c < nu; c += WIDEN_ROWS(D)) {
+        int m = nu - c < WIDEN_ROWS(D) ? nu - c : WIDEN_ROWS(D);
+        widen_rows(a, kv->type_k, tmp, k0 + (size_t)c * kv->row_k, kv->row_k, m, D);
+        a->k->att_scores(&s[0][c], POS_BLOCK, q, nh, tmp, (size_t)D, m, D, scale);
     }
 }
 
@@ -51,15 +66,10 @@ static void values(const geb_attn_args *a, float *o, float (*s)[POS_BLOCK], int 
         a->k->att_accum(o, s[0], POS_BLOCK, nh, (const float *)v0, kv->row_v / sizeof(float), nu, D);
         return;
     }
-    /* Widened once per position for all the group's heads, by the table's
-     * vector conversion where it has one (the traits' scalar F16
-     * conversion made depth 4096 a third slower). */
-    widen_fn widen = a->k->typed[kv->type_v].to_f32;
-    const geb_type_traits *tr = geb_type_traits_of(kv->type_v);
-    for (int u = 0; u < nu; u++) {
-        if (widen) widen(tmp, v0 + (size_t)u * kv->row_v, D);
-        else tr->to_f32(tmp, v0 + (size_t)u * kv->row_v, D);
-        a->k->att_accum(o, &s[0][u], POS_BLOCK, nh, tmp, 0, 1, D);
+    for (int c = 0; c < nu; c += WIDEN_ROWS(D)) {
+        int m = nu - c < WIDEN_ROWS(D) ? nu - c : WIDEN_ROWS(D);
+        widen_rows(a, kv->type_v, tmp, v0 + (size_t)c * kv->row_v, kv->row_v, m, D);
+        a->k->att_accum(o, &s[0][c], POS_BLOCK, nh, tmp, (size_t)D, m, D);
     }
 }
 
@@ -71,7 +81,7 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
     float *o = a->out + ((size_t)b * a->n_heads + h0) * D;
     const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
     float scale = 1.0f / sqrtf((float)D), mx[MAX_PART], sum[MAX_PART], s[MAX_PART][POS_BLOCK];
-    float row[MAX_HEAD_DIM];
+    float row[WIDEN_FLOATS];
     for (int i = 0; i < nh; i++) mx[i] = -INFINITY, sum[i] = 0.0f;
     memset(o, 0, sizeof(float) * D * nh);
     for (int u0 = 0; u0 <= t; u0 += POS_BLOCK) {

@@ -270,8 +270,8 @@ static void to_f32_q4_0_packed(float *dst, size_t ldd, const uint8_t *w, size_t 
 static const geb_packed_kernels q4_0_packed = {pack_q4_0, mv_q4_0_packed, mm_q4_0_packed, to_f32_q4_0_packed};
 
 const geb_qk_table geb_qk_avx2 = {{
-    [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16, NULL},
-    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16, mm_bf16, to_f32_bf16, NULL},
+    [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16, NULL, to_f32_f16},
+    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16, mm_bf16, to_f32_bf16, NULL, to_f32_bf16},
     [GEB_TYPE_Q8_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q8_0, mm_q8_0, to_f32_q8_0, NULL},
     [GEB_TYPE_Q4_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q4_0, mm_q4_0, to_f32_q4_0, &q4_0_packed},
 }};

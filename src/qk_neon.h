@@ -42,6 +42,15 @@ static inline float wconv(int bf, const uint8_t *w, int k) {
     return bf ? geb_bf16_to_f32(h) : geb_f16_to_f32(h);
 }
 
+/* dst[0..n) = n 16-bit values as FP32 (row_to_f32 of the tables). */
+static inline void row_half(int bf, float *dst, const uint8_t *src, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) vst1q_f32(dst + k, load_w4(bf, src + 2 * k));
+    for (; k < n; k++) dst[k] = wconv(bf, src, k);
+}
+__attribute__((unused)) static void row_f16(float *dst, const uint8_t *src, int n) { row_half(0, dst, src, n); }
+__attribute__((unused)) static void row_bf16(float *dst, const uint8_t *src, int n) { row_half(1, dst, src, n); }
+
 /* y[j*ldy + i] = w[i] . x[j] for i < mr, j < nr (pointers past them repeat
  * valid ones); columns past the last multiple of 4 in scalar code. */
 static inline __attribute__((always_inline)) void ftile(int bf, float *y, size_t ldy,

@@ -370,6 +370,30 @@ static void check_type(const char *var, geb_type wt, const geb_type_kernels *k,
 /* Every variant compiled in and supported by this CPU; GEB_TEST_EXPECT_QK
  * (set by the NEON runner) names variants that must have been tested, in a
  * comma list, and the one geb_qk_fill must choose first. */
+/* row_to_f32 of a variant, where it has one: bit for bit the traits'
+ * to_f32 on rows of every length 1..70 (vector bodies and scalar tails),
+ * with values from the conversion edge cases (NaN, infinities, subnormals,
+ * signed zero) and a canary past the row. */
+static void check_row_to_f32(const char *v, geb_type t, const geb_type_kernels *k) {
+    if (!k->row_to_f32) return;
+    const geb_type_traits *tr = geb_type_traits_of(t);
+    uint16_t src[70];
+    float want[71], got[71];
+    for (int i = 0; i < 70; i++) src[i] = (uint16_t)(0x3c00u + 977u * (unsigned)i * (unsigned)i);
+    src[3] = 0x7c00, src[4] = 0xfc00, src[5] = 0x0001, src[6] = 0x8000, src[7] = 0x7f80;
+    int bad = 0;
+    for (int n = 1; n <= 70; n++) {
+        tr->to_f32(want, src, n);
+        got[n] = 12345.0f;
+        k->row_to_f32(got, (const uint8_t *)src, n);
+        /* NaN payloads may differ (vcvtph2ps keeps them); any NaN stays NaN. */
+        for (int i = 0; i < n; i++)
+            bad += memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(isnan(got[i]) && isnan(want[i]));
+        bad += got[n] != 12345.0f;
+    }
+    CHECK_MSG(bad == 0, "%s %s row_to_f32: %d values wrong", v, tr->name, bad);
+}
+
 static void check_variants(void) {
     geb_type_kernels ref[GEB_TYPE_COUNT], tab[GEB_TYPE_COUNT];
     memset(ref, 0, sizeof ref);
@@ -389,7 +413,10 @@ static void check_variants(void) {
         printf("types: testing %s\n", *v);
         int before = nchecks;
         for (int t = 0; t < GEB_TYPE_COUNT; t++)
-            if (t != GEB_TYPE_F32) check_type(*v, (geb_type)t, &tab[t], &ref[t]);
+            if (t != GEB_TYPE_F32) {
+                check_type(*v, (geb_type)t, &tab[t], &ref[t]);
+                check_row_to_f32(*v, (geb_type)t, &tab[t]);
+            }
         printf("types: %s: %d kernel checks\n", *v, nchecks - before);
         strncat(tested, *v, sizeof tested - strlen(tested) - 2);
         strcat(tested, ",");
