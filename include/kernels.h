@@ -58,8 +58,9 @@ typedef struct geb_type_kernels {
      * block), bit for bit the traits' to_f32.  Where a table has it, batches
      * of GEB_WIDEN_MIN_B tokens or more (or every batch, if matmul is NULL)
      * widen the weights into L2-sized panels for the F32 GEMM tiles, with
-     * the activations rounded through mat_x first, so the products are the
-     * ones matmul computes up to float summation order (matmul.c). */
+     * the activations rounded through an integer mat_x first, so the
+     * products are the ones matmul computes up to float summation order
+     * (a BF16 mat_x is not applied there: matmul.c). */
     void (*to_f32)(float *dst, const uint8_t *src, int n);
     /* Optional: the kernels of packed rows (above); NULL: rows stay as
      * the type stores them. */

@@ -22,6 +22,11 @@
 #include "pool.h"
 #include "types.h"
 
+/* Batches from this size up widen typed weights for the F32 GEMM where the
+ * table can (geb_type_kernels.to_f32); below it the weights' own matmul
+ * (the widening costs about one instruction per weight per batch). */
+#define GEB_WIDEN_MIN_B 16
+
 /* A weight matrix [rows, cols] of one type: a whole tensor or a row view of
  * a fused one. */
 typedef struct geb_mat {

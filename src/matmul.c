@@ -10,10 +10,6 @@
 _Static_assert(RB % GEB_PACK_ROWS == 0, "GEMM jobs start at a packed group");
 #define BB 256 /* tokens per group of partial sums: RB x BB floats, 48 KB on the stack */
 #define KC_MAX 256 /* most columns per GEMM block (gemm_kc) */
-/* Batches from this size up widen typed weights for the F32 GEMM where the
- * table can (geb_type_kernels.to_f32); below it the weights' own matmul
- * (the widening costs about one instruction per weight per batch). */
-#define WIDEN_MIN_B 16
 
 struct geb_mm {
     const geb_kernels *k;
@@ -291,11 +287,13 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
 }
 
 /* The F32 GEMM for F32 weights and for typed ones the table can widen:
- * activations (rounded through the weights' mat_x, as their own matmul
- * would see them) transposed into panels, then row jobs of RB rows. */
+ * activations (rounded through the weights' integer mat_x, as their own
+ * matmul would see them) transposed into panels, then row jobs of RB rows.
+ * A 16-bit mat_x (AVX512_BF16's BF16 pairs) is not applied: it exists for
+ * the instruction's operands, and the F32 GEMM multiplies FP32 exactly. */
 static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, geb_type t) {
     geb_type xt = mm->k->typed[t].mat_x;
-    if (t != GEB_TYPE_F32 && xt != GEB_TYPE_F32) {
+    if (t != GEB_TYPE_F32 && xt != GEB_TYPE_F32 && xt != GEB_TYPE_BF16 && xt != GEB_TYPE_F16) {
         j->xtype = xt, j->xq = mm->xq, j->xr = mm->xr;
         j->ldxq = geb_type_row_bytes(xt, j->cols);
         geb_pool_run(pool, convert_task, j);
@@ -315,7 +313,7 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     const geb_type_kernels *tk = &mm->k->typed[t];
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
     int packed_mm = p[0].m->packed; /* its integer GEMM beats widening */
-    if (t == GEB_TYPE_F32 || (!packed_mm && tk->to_f32 && (!tk->matmul || B >= WIDEN_MIN_B))) {
+    if (t == GEB_TYPE_F32 || (!packed_mm && tk->to_f32 && (!tk->matmul || B >= GEB_WIDEN_MIN_B))) {
         matmul_gemm(mm, pool, &j, t);
         return;
     }

@@ -129,8 +129,10 @@ for d in tests/data/models/*/; do
 done
 
 # --- perplexity -w bf16: within 2e-3 of the FP32 run, and within 1e-4 of the
-# BF16 reference with FP32 activations or (prompt batches on AVX512_BF16,
-# which round them for vdpbf16ps) of the one with BF16 activations --------
+# BF16 reference with FP32 activations or of the one with BF16 activations;
+# on AVX512_BF16 windows under 16 tokens round them for vdpbf16ps and longer
+# ones do not (the F32 GEMM), so a text mixes both: there the issue's 2e-3
+# for BF16 activations applies ------------------------------------------
 near() { awk -v g="$1" -v w="$2" -v r="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= r * w + 5e-5) }'; }
 for d in tests/data/models/*/; do
     d=${d%/}
@@ -140,7 +142,8 @@ for d in tests/data/models/*/; do
     read -r _ want_b < <(field perplexity "$wb")
     read -r _ want_a < <(field perplexity "$d/ref_bf16_act.txt")
     got=$("$GEB" perplexity -w bf16 -m "$d" -f "$d/ppl.txt" -c "$ctx" </dev/null | tail -n 1 | sed 's/^perplexity: //')
-    { near "$got" "$f32" 2e-3 && { near "$got" "$want_b" 1e-4 || near "$got" "$want_a" 1e-4; }; } \
+    r=1e-4; grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && r=2e-3
+    { near "$got" "$f32" 2e-3 && { near "$got" "$want_b" $r || near "$got" "$want_a" $r; }; } \
         && ok || bad "perplexity -w bf16 $(basename "$d"): $got vs $want_b (FP32 activations) / $want_a (BF16) / $f32 (FP32 run)"
 done
 
