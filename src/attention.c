@@ -12,6 +12,7 @@
 #define MAX_HEAD_DIM 4096 /* config.c refuses larger heads */
 #define WIDEN_FLOATS 8192 /* scratch of widened 16-bit K or V rows (32 KB) */
 #define WIDEN_ROWS(D) (WIDEN_FLOATS / (D) < POS_BLOCK ? WIDEN_FLOATS / (D) : POS_BLOCK)
+_Static_assert(WIDEN_FLOATS >= MAX_HEAD_DIM, "the widening scratch holds a row of every head size");
 
 typedef void (*widen_fn)(float *, const uint8_t *, int);
 
