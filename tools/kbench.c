@@ -18,7 +18,8 @@
  *
  * mm: the GEB-1.3B layer's F32 products for -b tokens through geb_mm_matmul
  * on -t threads, in GFLOP/s and as a fraction of the FMA peak measured on
- * the same pool (a register-only FMA loop, 8 lanes x 2 flops, AVX2).
+ * the same pool (a register-only FMA loop, 8 lanes x 2 flops with AVX2,
+ * 16 with AVX-512 for the avx512 table).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,16 +132,41 @@ __attribute__((target("avx2,fma"))) static void fma_task(void *ctx, int ith, int
     if (_mm256_cvtss_f32(s) == 12345.0f) puts(""); /* keeps the loop */
 }
 
-/* GFLOP/s of the pool running 12 independent FMA chains per thread. */
-static double fma_peak(geb_pool *pool) {
+/* The same with AVX-512 vectors: the peak of the avx512 table's cores. */
+__attribute__((target("avx512f"))) static void fma512_task(void *ctx, int ith, int nth) {
+    long iters = *(const long *)ctx;
+    (void)ith, (void)nth;
+    __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
+    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2);
+    __m512 a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5);
+    __m512 a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8);
+    __m512 a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    for (long it = 0; it < iters; it++) {
+        a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c);
+        a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
+        a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+        a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
+        a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c);
+        a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    if (_mm512_reduce_add_ps(s) == 12345.0f) puts(""); /* keeps the loop */
+}
+
+/* GFLOP/s of the pool running 12 independent FMA chains per thread, in the
+ * vectors of the table being timed (16 lanes for avx512, else 8). */
+static double fma_peak(geb_pool *pool, const char *table) {
     long iters = 50 * 1000 * 1000;
+    int lanes = strcmp(table, "avx512") == 0 ? 16 : 8;
     double t0 = now();
-    geb_pool_run(pool, fma_task, &iters);
-    return (double)iters * 12 * 8 * 2 * geb_pool_size(pool) / (now() - t0) / 1e9;
+    geb_pool_run(pool, lanes == 16 ? fma512_task : fma_task, &iters);
+    return (double)iters * 12 * lanes * 2 * geb_pool_size(pool) / (now() - t0) / 1e9;
 }
 #else
-static double fma_peak(geb_pool *pool) {
-    (void)pool;
+static double fma_peak(geb_pool *pool, const char *table) {
+    (void)pool, (void)table;
     return 0;
 }
 #endif
@@ -177,7 +203,7 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
         double gf = flops / (now() - t0) / 1e9;
         if (gf > best) best = gf;
     }
-    double peak = fma_peak(pool);
+    double peak = fma_peak(pool, k->name);
     printf("mm %s f32, %d threads, %d tokens: %.1f GFLOP/s", k->name, threads, B, best);
     if (peak > 0) printf(" = %.0f%% of the measured FMA peak %.1f GFLOP/s", 100 * best / peak, peak);
     printf("\n");
