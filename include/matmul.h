@@ -55,6 +55,15 @@ const geb_kernels *geb_mm_kernels(const geb_mm *mm);
 /* 1 if the kernel table has row kernels for weights of type t. */
 int geb_mm_supports(const geb_kernels *k, geb_type t);
 
+/* 1 if geb_mm_matmul runs B tokens on an unpacked (packed: packed) matrix of
+ * type t through the F32 GEMM (F32 weights, or typed ones widened). */
+int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed);
+/* The type the activations of that product are rounded through before the
+ * multiply (GEB_TYPE_F32: none): the weights' mat_x, or vec_x for a type
+ * without matmul; in the F32 GEMM only an integer mat_x, since a 16-bit one
+ * (AVX512_BF16's operands) would only lose accuracy there. */
+geb_type geb_mm_x_type(const geb_kernels *k, geb_type t, int B, int packed);
+
 /* y_i = W_i x for the n products (all of one type, all with x's width). */
 void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x);
 

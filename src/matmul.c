@@ -52,6 +52,20 @@ int geb_mm_supports(const geb_kernels *k, geb_type t) {
     return t < GEB_TYPE_COUNT && k->typed[t].matvec != NULL;
 }
 
+int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed) {
+    const geb_type_kernels *tk = &k->typed[t];
+    /* A packed matrix's integer GEMM beats widening. */
+    return t == GEB_TYPE_F32 || (!packed && tk->to_f32 && (!tk->matmul || B >= GEB_WIDEN_MIN_B));
+}
+
+geb_type geb_mm_x_type(const geb_kernels *k, geb_type t, int B, int packed) {
+    const geb_type_kernels *tk = &k->typed[t];
+    if (t == GEB_TYPE_F32) return GEB_TYPE_F32;
+    if (geb_mm_widens(k, t, B, packed))
+        return tk->mat_x == GEB_TYPE_BF16 || tk->mat_x == GEB_TYPE_F16 ? GEB_TYPE_F32 : tk->mat_x;
+    return tk->matmul || packed ? tk->mat_x : tk->vec_x;
+}
+
 /* ---- the shared row space ------------------------------------------------ */
 
 typedef struct prod_job {
@@ -287,13 +301,10 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
 }
 
 /* The F32 GEMM for F32 weights and for typed ones the table can widen:
- * activations (rounded through the weights' integer mat_x, as their own
- * matmul would see them) transposed into panels, then row jobs of RB rows.
- * A 16-bit mat_x (AVX512_BF16's BF16 pairs) is not applied: it exists for
- * the instruction's operands, and the F32 GEMM multiplies FP32 exactly. */
-static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, geb_type t) {
-    geb_type xt = mm->k->typed[t].mat_x;
-    if (t != GEB_TYPE_F32 && xt != GEB_TYPE_F32 && xt != GEB_TYPE_BF16 && xt != GEB_TYPE_F16) {
+ * activations (rounded through geb_mm_x_type, as the weights' own matmul
+ * would see them) transposed into panels, then row jobs of RB rows. */
+static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, geb_type xt) {
+    if (xt != GEB_TYPE_F32) {
         j->xtype = xt, j->xq = mm->xq, j->xr = mm->xr;
         j->ldxq = geb_type_row_bytes(xt, j->cols);
         geb_pool_run(pool, convert_task, j);
@@ -310,14 +321,13 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     if (n <= 0 || B <= 0) return;
     int cols = p[0].m->cols;
     geb_type t = p[0].m->type;
-    const geb_type_kernels *tk = &mm->k->typed[t];
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
-    int packed_mm = p[0].m->packed; /* its integer GEMM beats widening */
-    if (t == GEB_TYPE_F32 || (!packed_mm && tk->to_f32 && (!tk->matmul || B >= GEB_WIDEN_MIN_B))) {
-        matmul_gemm(mm, pool, &j, t);
+    int packed_mm = p[0].m->packed;
+    geb_type xt = geb_mm_x_type(mm->k, t, B, packed_mm);
+    if (geb_mm_widens(mm->k, t, B, packed_mm)) {
+        matmul_gemm(mm, pool, &j, xt);
         return;
     }
-    geb_type xt = tk->matmul ? tk->mat_x : tk->vec_x;
     if (xt == GEB_TYPE_F32) {
         j.x = x, j.ldxq = (size_t)cols * sizeof(float);
     } else {

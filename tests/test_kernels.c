@@ -216,12 +216,8 @@ static void check_table_threaded(const geb_kernels *k) {
 static void check_typed_one(const geb_kernels *k, geb_pool *pool, geb_type t, int rows, int cols,
                             int B) {
     const geb_type_traits *tr = geb_type_traits_of(t);
-    /* The activations the product sees: mat_x, except that a batch widened
-     * to the F32 GEMM keeps them FP32 where mat_x is a 16-bit type
-     * (matmul.c). */
-    geb_type xt = k->typed[t].mat_x;
-    if (k->typed[t].to_f32 && B >= GEB_WIDEN_MIN_B && (xt == GEB_TYPE_BF16 || xt == GEB_TYPE_F16))
-        xt = GEB_TYPE_F32;
+    /* The activations as the product sees them (matmul.h). */
+    geb_type xt = geb_mm_x_type(k, t, B, 0);
     const geb_type_traits *xr = geb_type_traits_of(xt);
     size_t ldw = geb_type_row_bytes(t, cols), ldq = geb_type_row_bytes(xt, cols);
     float *wsrc = rand_vec((size_t)rows * cols), *x = rand_vec((size_t)B * cols);

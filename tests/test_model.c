@@ -168,8 +168,7 @@ static void check_model(const char *name, const char *dir, const ref *r, int thr
      * FP32 activations), it is checked against the reference that rounds
      * them too. */
     CHECK_MSG(geb_model_eval(m, kv, r->tokens, r->n, 0, all, 1, &err) == 0, "%s", err.msg);
-    int widened = kt->typed[GEB_TYPE_BF16].to_f32 && r->n >= GEB_WIDEN_MIN_B;
-    if (va->w == GEB_TYPE_BF16 && kt->typed[GEB_TYPE_BF16].mat_x == GEB_TYPE_BF16 && !widened) {
+    if (va->w == GEB_TYPE_BF16 && geb_mm_x_type(kt, GEB_TYPE_BF16, r->n, 0) == GEB_TYPE_BF16) {
         char path[600];
         ref ra;
         snprintf(path, sizeof path, "%s/ref_bf16_act.txt", dir);

@@ -109,51 +109,27 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
 
 #if defined(__x86_64__)
 /* 12 independent FMA chains in registers (more than latency x throughput
- * on current cores), spelled out so no compiler keeps them in memory. */
-__attribute__((target("avx2,fma"))) static void fma_task(void *ctx, int ith, int nth) {
-    long iters = *(const long *)ctx;
-    (void)ith, (void)nth;
-    __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2);
-    __m256 a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5);
-    __m256 a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8);
-    __m256 a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    for (long it = 0; it < iters; it++) {
-        a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c);
-        a2 = _mm256_fmadd_ps(a2, m, c), a3 = _mm256_fmadd_ps(a3, m, c);
-        a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
-        a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c);
-        a8 = _mm256_fmadd_ps(a8, m, c), a9 = _mm256_fmadd_ps(a9, m, c);
-        a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+ * on current cores), spelled out so no compiler keeps them in memory; one
+ * instance per vector width (AVX2 for the other tables, AVX-512 for avx512). */
+#define FMA_TASK(name, isa, V, set1, fma, add, first)                                   \
+    __attribute__((target(isa))) static void name(void *ctx, int ith, int nth) {        \
+        long iters = *(const long *)ctx;                                                  \
+        (void)ith, (void)nth;                                                             \
+        V m = set1(0.999f), c = set1(1e-3f);                                              \
+        V a0 = set1(0), a1 = set1(1), a2 = set1(2), a3 = set1(3), a4 = set1(4), a5 = set1(5); \
+        V a6 = set1(6), a7 = set1(7), a8 = set1(8), a9 = set1(9), a10 = set1(10), a11 = set1(11); \
+        for (long it = 0; it < iters; it++) {                                             \
+            a0 = fma(a0, m, c), a1 = fma(a1, m, c), a2 = fma(a2, m, c);                   \
+            a3 = fma(a3, m, c), a4 = fma(a4, m, c), a5 = fma(a5, m, c);                   \
+            a6 = fma(a6, m, c), a7 = fma(a7, m, c), a8 = fma(a8, m, c);                   \
+            a9 = fma(a9, m, c), a10 = fma(a10, m, c), a11 = fma(a11, m, c);               \
+        }                                                                                 \
+        V s = add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7)));          \
+        s = add(s, add(add(a8, a9), add(a10, a11)));                                      \
+        if (first(s) == 12345.0f) puts(""); /* keeps the loop */                          \
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    if (_mm256_cvtss_f32(s) == 12345.0f) puts(""); /* keeps the loop */
-}
-
-/* The same with AVX-512 vectors: the peak of the avx512 table's cores. */
-__attribute__((target("avx512f"))) static void fma512_task(void *ctx, int ith, int nth) {
-    long iters = *(const long *)ctx;
-    (void)ith, (void)nth;
-    __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2);
-    __m512 a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5);
-    __m512 a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8);
-    __m512 a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
-    for (long it = 0; it < iters; it++) {
-        a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c);
-        a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
-        a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
-        a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c);
-        a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    if (_mm512_reduce_add_ps(s) == 12345.0f) puts(""); /* keeps the loop */
-}
+FMA_TASK(fma_task, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_cvtss_f32)
+FMA_TASK(fma512_task, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_cvtss_f32)
 
 /* GFLOP/s of the pool running 12 independent FMA chains per thread, in the
  * vectors of the table being timed (16 lanes for avx512, else 8). */
