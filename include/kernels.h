@@ -44,6 +44,32 @@ typedef struct geb_packed_kernels {
     void (*to_f32)(float *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn);
 } geb_packed_kernels;
 
+/* A type's own GEMM (optional, per table and type): the weights are read
+ * where they are, in their type, and the activations go to panels of
+ * tile_b tokens in the form the tile multiplies them in.  A panel is a run
+ * of steps of kblk columns, step_bytes per token each: step s of the panel
+ * of tokens p*tile_b.. holds columns [s*kblk, s*kblk + kblk) of those tokens
+ * at panel + s*step_bytes*tile_b + b*step_bytes (columns past cols and
+ * tokens past the batch are 0).  matmul.c uses it for batches of
+ * GEB_WIDEN_MIN_B tokens or more of unpacked rows, in place of widening. */
+typedef struct geb_gemm_kernels {
+    geb_type x_type;      /* the activations are rounded through this type */
+    int kblk, step_bytes; /* columns and bytes per token of a panel step */
+    int tile_rows;        /* rows of a tile (divides matmul.c's 48-row jobs) */
+    int tile_b;           /* tokens of a panel and of a tile (<= GEB_TILE_MAX_B) */
+    int kc;               /* columns per block (a multiple of kblk) */
+    /* Steps [s0, s1) of a panel from the nb <= tile_b F32 rows at x (ldx
+     * floats apart) of a product with cols columns. */
+    void (*panel)(uint8_t *panel, const float *x, size_t ldx, int nb, int s0, int s1, int cols);
+    /* part[i*ldp + b] (+)= sum_k W_i[k] X_b[k] for rows i < mr (w[i] for i >=
+     * mr repeat a valid row and are discarded), tokens b < nb, columns k < kn
+     * of a block: w[i] points at the block's first column in row i (the
+     * type's bytes, never read past column kn), xp at its first step in a
+     * panel; first: start from 0 instead of part. */
+    void (*tile)(float *part, int ldp, int mr, const uint8_t *const *w, const uint8_t *xp, int kn,
+                 int first, int nb);
+} geb_gemm_kernels;
+
 typedef struct geb_type_kernels {
     geb_type vec_x; /* activation type of matvec */
     geb_type mat_x; /* activation type of matmul */
@@ -69,6 +95,8 @@ typedef struct geb_type_kernels {
      * traits' to_f32, for rows read one at a time (a 16-bit KV cache in
      * attention.c); unlike to_f32 it says nothing about how products run. */
     void (*row_to_f32)(float *dst, const uint8_t *src, int n);
+    /* Optional: the type's own GEMM (above), used before widening. */
+    const geb_gemm_kernels *gemm;
 } geb_type_kernels;
 
 /* The per-ISA building blocks.  The scalar table is the reference in tests.

@@ -85,7 +85,7 @@ static void fill_tables(void) {
         filled[i] = *k;
         memset(filled[i].typed, 0, sizeof filled[i].typed);
         filled[i].typed[GEB_TYPE_F32] =
-            (geb_type_kernels){GEB_TYPE_F32, GEB_TYPE_F32, k->matvec_f32, NULL, NULL, NULL, NULL};
+            (geb_type_kernels){GEB_TYPE_F32, GEB_TYPE_F32, k->matvec_f32, NULL, NULL, NULL, NULL, NULL};
         geb_qk_fill(k->name, filled[i].typed); /* F16/BF16/Q8_0/Q4_0 (qk.c) */
         filled_ok[i] = 1;
     }

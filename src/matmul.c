@@ -16,14 +16,15 @@ struct geb_mm {
     int max_cols, max_batch;
     uint8_t *xq;   /* activations in the kernels' type: max_batch rows of max_cols F32 */
     float *xr;     /* activations rounded through that type, back in F32 */
-    float *xt;     /* the F32 GEMM's activations in panels (see transpose_task) */
+    uint8_t *xt;   /* a GEMM's activations in panels (see panel_task) */
 };
 
 geb_mm *geb_mm_new(const geb_kernels *k, int max_cols, int max_batch, geb_err *err) {
     geb_mm *mm = calloc(1, sizeof *mm);
     size_t ldx = ((size_t)max_batch + GEB_TILE_MAX_B - 1) / GEB_TILE_MAX_B * GEB_TILE_MAX_B;
     size_t xq = ((size_t)max_batch * max_cols * sizeof(float) + 63) / 64 * 64;
-    size_t xt = (ldx * max_cols * sizeof(float) + 63) / 64 * 64;
+    /* Panels: at most 4 bytes per column and token, plus one step of padding. */
+    size_t xt = (ldx * ((size_t)max_cols + 32) * sizeof(float) + 63) / 64 * 64;
     if (mm) {
         mm->xq = aligned_alloc(64, xq);
         mm->xr = aligned_alloc(64, xq);
@@ -52,8 +53,14 @@ int geb_mm_supports(const geb_kernels *k, geb_type t) {
     return t < GEB_TYPE_COUNT && k->typed[t].matvec != NULL;
 }
 
+/* 1 if the type's own GEMM tile runs the product (before any widening). */
+static int own_gemm(const geb_kernels *k, geb_type t, int B, int packed) {
+    return t != GEB_TYPE_F32 && !packed && k->typed[t].gemm && B >= GEB_WIDEN_MIN_B;
+}
+
 int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed) {
     const geb_type_kernels *tk = &k->typed[t];
+    if (own_gemm(k, t, B, packed)) return 0;
     /* A packed matrix's integer GEMM beats widening. */
     return t == GEB_TYPE_F32 || (!packed && tk->to_f32 && (!tk->matmul || B >= GEB_WIDEN_MIN_B));
 }
@@ -61,6 +68,7 @@ int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed) {
 geb_type geb_mm_x_type(const geb_kernels *k, geb_type t, int B, int packed) {
     const geb_type_kernels *tk = &k->typed[t];
     if (t == GEB_TYPE_F32) return GEB_TYPE_F32;
+    if (own_gemm(k, t, B, packed)) return tk->gemm->x_type;
     if (geb_mm_widens(k, t, B, packed))
         return tk->mat_x == GEB_TYPE_BF16 || tk->mat_x == GEB_TYPE_F16 ? GEB_TYPE_F32 : tk->mat_x;
     return tk->matmul || packed ? tk->mat_x : tk->vec_x;
@@ -74,9 +82,9 @@ typedef struct prod_job {
     int n;
     const void *x;     /* converted activations: B rows of ldxq bytes */
     size_t ldxq;
-    const float *xf;   /* F32 activations [B, cols] (for the transpose) */
-    float *xt;         /* the same in panels of tb tokens */
-    int tb;
+    const float *xf;   /* F32 activations [B, cols] (for the panels) */
+    uint8_t *xt;       /* the same in a GEMM's panels */
+    const struct gemm_plan *plan;
     geb_type xtype;    /* convert_task: the type to convert xf to ... */
     uint8_t *xq;       /* ... into these rows (ldxq bytes apart) ... */
     float *xr;         /* ... and, if not NULL, back to F32 here */
@@ -183,81 +191,121 @@ void geb_mm_matvec(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
 
 /* ---- matrix-matrix ------------------------------------------------------- */
 
-/* Pool task: the F32 GEMM's activations in panels of tb tokens (the tile's
- * width): panel p holds tokens p*tb.. as [cols][tb], so the slice of a
- * panel that a tile reads for KC columns is one contiguous block that stays
- * in L1 (a [cols][B] layout strides by B floats from one k to the next,
- * which maps a tile's reads onto few L1 sets).  Thread ith fills its share
- * of the columns of every panel, 16 columns at a time; lanes past B get 0. */
-static void transpose_task(void *ctx, int ith, int nth) {
-    prod_job *j = ctx;
-    int per = (j->cols + nth - 1) / nth, tb = j->tb;
-    int k0 = ith * per, k1 = k0 + per < j->cols ? k0 + per : j->cols;
-    for (int p = 0; p * tb < j->B; p++) {
-        float *panel = j->xt + (size_t)p * j->cols * tb;
-        for (int kb = k0; kb < k1; kb += 16) {
-            int kn = k1 - kb < 16 ? k1 - kb : 16;
-            float *dst = panel + (size_t)kb * tb;
-            for (int b = 0; b < tb; b++) {
-                int tok = p * tb + b;
-                const float *src = j->xf + (size_t)tok * j->cols + kb;
-                for (int i = 0; i < kn; i++) dst[(size_t)i * tb + b] = tok < j->B ? src[i] : 0.0f;
-            }
-        }
-    }
-}
+/* How one GEMM runs: the F32 tiles of the ISA table on F32 rows (in place
+ * or widened, g == NULL), or a type's own tile (g) on its rows in place.
+ * Both read the activations from panels of tb tokens (kernels.h's
+ * geb_gemm_kernels describes the layout; the F32 one has steps of one
+ * column, 4 bytes a token). */
+typedef struct gemm_plan {
+    const geb_gemm_kernels *g;
+    int tr, tb, kc, kblk;
+    size_t step;   /* bytes per panel step: step_bytes x tb */
+    size_t panel;  /* bytes per panel */
+} gemm_plan;
 
-/* Columns per GEMM block: a panel slice of kc x tb floats is 16 KB, half
+/* Columns per F32 block: a panel slice of kc x tb floats is 16 KB, half
  * of L1, and the job's RB x kc weights (48 KB with tb = 16) stay in L2
  * while every token of the batch passes over them. */
 static int gemm_kc(int tb) { return 4096 / tb < 64 ? 64 : 4096 / tb; }
 
-/* The job's rows [r0, r1) of columns [k0, k0 + kn) as F32 rows: in place
- * for F32 weights (*ld = the matrix's row stride), else widened into buf
- * (*ld = KC_MAX); returns row r0. */
-static const float *gemm_rows(const geb_kernels *k, const geb_mat *m, int r0, int r1, int k0,
-                              int kn, float *buf, size_t *ld) {
-    if (m->type == GEB_TYPE_F32) {
-        *ld = m->ldw / sizeof(float);
-        return (const float *)(m->w + (size_t)r0 * m->ldw) + k0;
+static gemm_plan plan_of(const geb_kernels *k, const geb_gemm_kernels *g, int cols) {
+    gemm_plan pl = {g, k->tile_rows, k->tile_b, gemm_kc(k->tile_b), 1, 0, 0};
+    if (g) pl.tr = g->tile_rows, pl.tb = g->tile_b, pl.kc = g->kc, pl.kblk = g->kblk;
+    pl.step = (size_t)(g ? g->step_bytes : 4) * pl.tb;
+    pl.panel = (size_t)((cols + pl.kblk - 1) / pl.kblk) * pl.step;
+    return pl;
+}
+
+/* Steps [s0, s1) of an F32 panel (tokens in lanes, [cols][tb]): the slice
+ * a tile reads for KC columns is one contiguous block that stays in L1 (a
+ * [cols][B] layout strides by B floats from one k to the next, which maps a
+ * tile's reads onto few L1 sets).  16 columns at a time; lanes past nb get 0. */
+static void f32_panel(float *panel, int tb, const float *x, size_t ldx, int nb, int s0, int s1) {
+    for (int kb = s0; kb < s1; kb += 16) {
+        int kn = s1 - kb < 16 ? s1 - kb : 16;
+        float *dst = panel + (size_t)kb * tb;
+        for (int b = 0; b < tb; b++) {
+            const float *src = x + (size_t)b * ldx + kb;
+            for (int i = 0; i < kn; i++) dst[(size_t)i * tb + b] = b < nb ? src[i] : 0.0f;
+        }
     }
-    *ld = KC_MAX;
+}
+
+/* Pool task: the batch's activations in panels; thread ith fills its share
+ * of the steps of every panel. */
+static void panel_task(void *ctx, int ith, int nth) {
+    prod_job *j = ctx;
+    const gemm_plan *pl = j->plan;
+    int steps = (j->cols + pl->kblk - 1) / pl->kblk, per = (steps + nth - 1) / nth;
+    int s0 = ith * per, s1 = s0 + per < steps ? s0 + per : steps;
+    if (s0 >= s1) return;
+    for (int p = 0; p * pl->tb < j->B; p++) {
+        uint8_t *panel = j->xt + (size_t)p * pl->panel;
+        const float *x = j->xf + (size_t)p * pl->tb * j->cols;
+        int nb = j->B - p * pl->tb < pl->tb ? j->B - p * pl->tb : pl->tb;
+        if (pl->g) pl->g->panel(panel, x, (size_t)j->cols, nb, s0, s1, j->cols);
+        else f32_panel((float *)(void *)panel, pl->tb, x, (size_t)j->cols, nb, s0, s1);
+    }
+}
+
+/* The job's rows [r0, r1) of columns [k0, k0 + kn) as the tile reads them:
+ * in place for F32 weights and a type's own tile (*ld = the matrix's row
+ * stride), else widened to F32 into buf (*ld = KC_MAX floats); returns row
+ * r0 at column k0. */
+static const uint8_t *gemm_rows(const geb_kernels *k, const gemm_plan *pl, const geb_mat *m,
+                                int r0, int r1, int k0, int kn, float *buf, size_t *ld) {
+    if (m->type == GEB_TYPE_F32 || pl->g) {
+        *ld = m->ldw;
+        return m->w + (size_t)r0 * m->ldw + geb_type_row_bytes(m->type, k0);
+    }
+    *ld = KC_MAX * sizeof(float);
     if (m->packed) { /* r0 and r1 are multiples of GEB_PACK_ROWS (RB is) */
         for (int r = r0; r < r1; r += GEB_PACK_ROWS)
             k->typed[m->type].packed->to_f32(buf + (size_t)(r - r0) * KC_MAX, KC_MAX,
                                              m->w + (size_t)r * m->ldw, m->ldw, k0, kn);
-        return buf;
+        return (const uint8_t *)buf;
     }
     size_t off = geb_type_row_bytes(m->type, k0);
     for (int r = r0; r < r1; r++)
         k->typed[m->type].to_f32(buf + (size_t)(r - r0) * KC_MAX, m->w + (size_t)r * m->ldw + off, kn);
-    return buf;
+    return (const uint8_t *)buf;
 }
 
-/* Y[b, r0..r1) = W[r0..r1) X[b] through the F32 tiles: groups of BB
- * tokens, kc-column blocks of the job's rows (widened once per block and
- * group), panels of tb tokens, register tiles of tile_rows rows. */
-static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, int B, int r0,
-                     int r1, int cols) {
+/* One register tile of rows r.. (mr valid) at w (ld bytes apart). */
+static void gemm_tile(const geb_kernels *k, const gemm_plan *pl, float *part, int mr,
+                      const uint8_t *w, size_t ld, const uint8_t *slice, int kn, int first, int nb) {
+    const uint8_t *wp[GEB_TILE_MAX_ROWS];
+    for (int i = 0; i < pl->tr; i++) wp[i] = w + (size_t)(i < mr ? i : mr - 1) * ld;
+    if (pl->g) {
+        pl->g->tile(part, BB, mr, wp, slice, kn, first, nb);
+        return;
+    }
+    const float *wf[GEB_TILE_MAX_ROWS];
+    for (int i = 0; i < pl->tr; i++) wf[i] = (const float *)(const void *)wp[i];
+    k->tile_f32(part, BB, mr, wf, (const float *)(const void *)slice, (size_t)pl->tb, kn, first, nb);
+}
+
+/* Y[b, r0..r1) = W[r0..r1) X[b]: groups of BB tokens, kc-column blocks of
+ * the job's rows (widened once per block and group where the plan needs
+ * F32 rows), panels of tb tokens, register tiles of tr rows. */
+static void gemm_job(const geb_kernels *k, const gemm_plan *pl, const geb_prod *p,
+                     const uint8_t *panels, int B, int r0, int r1, int cols) {
     const geb_mat *m = p->m;
-    int tr = k->tile_rows, tb = k->tile_b, kc = gemm_kc(tb);
     size_t ldy = (size_t)m->rows;
     float part[RB * BB], wbuf[RB * KC_MAX];
     for (int bb = 0; bb < B; bb += BB) {
         int bn = B - bb < BB ? B - bb : BB;
-        for (int k0 = 0; k0 < cols; k0 += kc) {
-            int kn = cols - k0 < kc ? cols - k0 : kc;
+        for (int k0 = 0; k0 < cols; k0 += pl->kc) {
+            int kn = cols - k0 < pl->kc ? cols - k0 : pl->kc;
             size_t ld;
-            const float *w = gemm_rows(k, m, r0, r1, k0, kn, wbuf, &ld);
-            for (int b0 = bb; b0 < bb + bn; b0 += tb) {
-                int nb = bb + bn - b0 < tb ? bb + bn - b0 : tb;
-                const float *slice = xt + (size_t)(b0 / tb) * cols * tb + (size_t)k0 * tb;
-                for (int r = r0; r < r1; r += tr) {
-                    int mr = r1 - r < tr ? r1 - r : tr;
-                    const float *wp[GEB_TILE_MAX_ROWS];
-                    for (int i = 0; i < tr; i++) wp[i] = w + (size_t)(r - r0 + (i < mr ? i : mr - 1)) * ld;
-                    k->tile_f32(part + (size_t)(r - r0) * BB + (b0 - bb), BB, mr, wp, slice,
-                                (size_t)tb, kn, k0 == 0, nb);
+            const uint8_t *w = gemm_rows(k, pl, m, r0, r1, k0, kn, wbuf, &ld);
+            for (int b0 = bb; b0 < bb + bn; b0 += pl->tb) {
+                int nb = bb + bn - b0 < pl->tb ? bb + bn - b0 : pl->tb;
+                const uint8_t *slice = panels + (size_t)(b0 / pl->tb) * pl->panel + (size_t)(k0 / pl->kblk) * pl->step;
+                for (int r = r0; r < r1; r += pl->tr) {
+                    int mr = r1 - r < pl->tr ? r1 - r : pl->tr;
+                    gemm_tile(k, pl, part + (size_t)(r - r0) * BB + (b0 - bb), mr,
+                              w + (size_t)(r - r0) * ld, ld, slice, kn, k0 == 0, nb);
                 }
             }
         }
@@ -267,12 +315,12 @@ static void gemm_f32(const geb_kernels *k, const geb_prod *p, const float *xt, i
     }
 }
 
-static void matmul_f32_task(void *ctx, int ith, int nth) {
+static void matmul_gemm_task(void *ctx, int ith, int nth) {
     prod_job *j = ctx;
     (void)ith, (void)nth;
     const geb_prod *p;
     int r0, r1;
-    while ((p = take_chunk(j, &r0, &r1))) gemm_f32(j->k, p, j->xt, j->B, r0, r1, j->cols);
+    while ((p = take_chunk(j, &r0, &r1))) gemm_job(j->k, j->plan, p, j->xt, j->B, r0, r1, j->cols);
 }
 
 /* Other types: the ISA's batched row kernel, or one matvec per token where
@@ -300,21 +348,23 @@ static void matmul_typed_task(void *ctx, int ith, int nth) {
     }
 }
 
-/* The F32 GEMM for F32 weights and for typed ones the table can widen:
- * activations (rounded through geb_mm_x_type, as the weights' own matmul
- * would see them) transposed into panels, then row jobs of RB rows. */
-static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, geb_type xt) {
-    if (xt != GEB_TYPE_F32) {
+/* The GEMM for F32 weights, for typed ones the table can widen and for
+ * types with a tile of their own: activations (for widened ones rounded
+ * through geb_mm_x_type, as the weights' own matmul would see them) in
+ * panels, then row jobs of RB rows. */
+static void matmul_gemm(geb_mm *mm, geb_pool *pool, prod_job *j, const geb_gemm_kernels *g, geb_type xt) {
+    gemm_plan pl = plan_of(mm->k, g, j->cols);
+    if (!g && xt != GEB_TYPE_F32) {
         j->xtype = xt, j->xq = mm->xq, j->xr = mm->xr;
         j->ldxq = geb_type_row_bytes(xt, j->cols);
         geb_pool_run(pool, convert_task, j);
         j->xf = mm->xr;
     }
     j->xt = mm->xt;
-    j->tb = mm->k->tile_b;
-    geb_pool_run(pool, transpose_task, j);
+    j->plan = &pl;
+    geb_pool_run(pool, panel_task, j);
     j->chunk = RB; /* ~40 jobs per GEB-1.3B matrix: a job's rows fit part[] */
-    run_jobs(pool, j, matmul_f32_task);
+    run_jobs(pool, j, matmul_gemm_task);
 }
 
 void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const float *x, int B) {
@@ -324,8 +374,12 @@ void geb_mm_matmul(geb_mm *mm, geb_pool *pool, const geb_prod *p, int n, const f
     prod_job j = {.k = mm->k, .p = p, .n = n, .B = B, .cols = cols, .xf = x};
     int packed_mm = p[0].m->packed;
     geb_type xt = geb_mm_x_type(mm->k, t, B, packed_mm);
+    if (own_gemm(mm->k, t, B, packed_mm)) {
+        matmul_gemm(mm, pool, &j, mm->k->typed[t].gemm, xt);
+        return;
+    }
     if (geb_mm_widens(mm->k, t, B, packed_mm)) {
-        matmul_gemm(mm, pool, &j, xt);
+        matmul_gemm(mm, pool, &j, NULL, xt);
         return;
     }
     if (xt == GEB_TYPE_F32) {

@@ -93,6 +93,7 @@ static void fill(const variant *v, geb_type_kernels tab[GEB_TYPE_COUNT]) {
             const geb_type_kernels *o = &v->over[i]->k[t];
             if (o->matvec) tab[t].vec_x = o->vec_x, tab[t].matvec = o->matvec;
             if (o->matmul) tab[t].mat_x = o->mat_x, tab[t].matmul = o->matmul;
+            if (o->gemm) tab[t].gemm = o->gemm;
         }
         /* Borrowed packed kernels take activations in the base's form. */
         const geb_type_kernels *pf = v->packed_from ? &v->packed_from->k[t] : NULL;

@@ -7,6 +7,7 @@
  * treats BF16 subnormals as zero and rounds its sums to nearest even. */
 #if defined(__x86_64__) && defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512F__)
 #include <immintrin.h>
+#include <string.h>
 
 #include "qk_internal.h"
 #include "rows.h"
@@ -70,8 +71,86 @@ static void mm_bf16_bf16(float *y, size_t ldy, const uint8_t *w, size_t ldw, con
     geb_rows_matmul(btiles, RM, RN, y, ldy, w, ldw, x, ldx, B, n, cols);
 }
 
+/* ---- the GEMM: BF16 rows in place, BF16 pairs of 64 tokens in lanes ----- */
+/* The shape of kernels_avx512.c's F32 tile (6 rows x 4 vectors of 16
+ * tokens, 24 accumulators, the weight broadcast), but each step is a pair of
+ * columns: the 32-bit broadcast of W[i][2s..2s+1], as stored, against 16
+ * tokens' pairs, so one vdpbf16ps does the work of two FMAs and the weights
+ * need no widening. */
+#define GTR 6
+#define GTB 64
+#define GKC 128 /* a block's panel slice: 64 steps x 64 tokens x 4 bytes = 16 KB, half of L1 */
+
+static void bf16_panel(uint8_t *panel, const float *x, size_t ldx, int nb, int s0, int s1, int cols) {
+    for (int s = s0; s < s1; s++) {
+        uint16_t *dst = (uint16_t *)(panel + (size_t)s * 4 * GTB);
+        int c = 2 * s;
+        for (int b = 0; b < GTB; b++) {
+            const float *xb = x + (size_t)b * ldx;
+            dst[2 * b] = b < nb ? geb_f32_to_bf16(xb[c]) : 0;
+            dst[2 * b + 1] = b < nb && c + 1 < cols ? geb_f32_to_bf16(xb[c + 1]) : 0;
+        }
+    }
+}
+
+/* The 32-bit pair of row w at step s; the last step of an odd kn reads
+ * only its first half (the second is past the row). */
+static inline __m512bh pair_bcast(const uint8_t *w, int s, int half) {
+    uint32_t v;
+    if (half) {
+        uint16_t h;
+        memcpy(&h, w + 4 * (size_t)s, 2);
+        v = h;
+    } else {
+        memcpy(&v, w + 4 * (size_t)s, 4);
+    }
+    return (__m512bh)_mm512_set1_epi32((int)v);
+}
+
+static inline __attribute__((always_inline)) void gtile(float *part, int ldp, int mr,
+                                                        const uint8_t *const *w, const uint8_t *xp,
+                                                        int kn, int first, const int nv) {
+    __m512 acc[GTR][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < GTR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = first || i >= mr ? _mm512_setzero_ps() : _mm512_loadu_ps(part + (size_t)i * ldp + 16 * j);
+    int ns = (kn + 1) / 2;
+    for (int s = 0; s < ns; s++) {
+        const uint8_t *xs = xp + (size_t)s * 4 * GTB;
+        int half = 2 * s + 1 == kn;
+        __m512bh xv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++) xv[j] = (__m512bh)_mm512_loadu_si512(xs + 64 * j);
+#pragma GCC unroll 8
+        for (int i = 0; i < GTR; i++) {
+            __m512bh wb = pair_bcast(w[i], s, half);
+#pragma GCC unroll 4
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wb, xv[j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < GTR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            if (i < mr) _mm512_storeu_ps(part + (size_t)i * ldp + 16 * j, acc[i][j]);
+}
+
+static void bf16_tile(float *part, int ldp, int mr, const uint8_t *const *w, const uint8_t *xp,
+                      int kn, int first, int nb) {
+    switch ((nb + 15) / 16) {
+    case 1: gtile(part, ldp, mr, w, xp, kn, first, 1); break;
+    case 2: gtile(part, ldp, mr, w, xp, kn, first, 2); break;
+    case 3: gtile(part, ldp, mr, w, xp, kn, first, 3); break;
+    default: gtile(part, ldp, mr, w, xp, kn, first, 4); break;
+    }
+}
+
+static const geb_gemm_kernels bf16_gemm = {GEB_TYPE_BF16, 2, 4, GTR, GTB, GKC, bf16_panel, bf16_tile};
+
 const geb_qk_table geb_qk_avx512_bf16 = {{
-    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_BF16, NULL, mm_bf16_bf16, NULL, NULL},
+    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_BF16, NULL, mm_bf16_bf16, NULL, NULL, NULL, &bf16_gemm},
 }};
 #else
 typedef int geb_qk_avx512_bf16_empty; /* not an AVX512_BF16 build: nothing here */

@@ -209,7 +209,8 @@ static void check_table_threaded(const geb_kernels *k) {
 }
 
 /* Typed weights through geb_mm_matmul: below 16 tokens the type's own
- * matmul, from 16 up the widened F32 GEMM where the table has to_f32.  The
+ * matmul, from 16 up the type's own GEMM tile where the table has one, else
+ * the widened F32 GEMM where it has to_f32.  The
  * reference is the double product of the weights as stored (to_f32 of the
  * traits) and the activations rounded through the type's mat_x, which both
  * paths must reproduce up to float summation order. */

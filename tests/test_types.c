@@ -347,6 +347,77 @@ static void check_widen(const char *var, geb_type wt, const geb_type_kernels *k,
     nchecks++;
 }
 
+/* A type's own GEMM (kernels.h's geb_gemm_kernels), where the variant has
+ * one: the panel of nb tokens filled in two step ranges (padding must be
+ * 0), then the tile over every kc block of rows that end exactly at their
+ * last byte (a read past column kn is caught by ASan), against the double
+ * product of the stored weights and the activations rounded through x_type;
+ * part has canaries past mr rows and nb tokens. */
+static void check_gemm_one(const char *var, geb_type wt, const geb_gemm_kernels *g, int cols, int mr, int nb) {
+    const geb_type_traits *xtr = geb_type_traits_of(g->x_type);
+    int tr = g->tile_rows, tb = g->tile_b, steps = (cols + g->kblk - 1) / g->kblk, ldp = tb + 3;
+    size_t rowb = geb_type_row_bytes(wt, cols), pbytes = (size_t)steps * g->step_bytes * tb;
+    float *wf = malloc((size_t)tr * cols * sizeof *wf), *x = malloc((size_t)nb * cols * sizeof *x);
+    float *xr = malloc((size_t)cols * sizeof *xr), *part = malloc((size_t)(tr + 1) * ldp * sizeof *part);
+    uint8_t *rows[GEB_TILE_MAX_ROWS], *panel = malloc(pbytes), *xq = malloc(geb_type_row_bytes(g->x_type, cols));
+    rand_rows(wf, tr, cols);
+    rand_rows(x, nb, cols);
+    for (int i = 0; i < tr; i++) {
+        rows[i] = malloc(rowb);
+        geb_type_traits_of(wt)->from_f32(rows[i], wf + (size_t)i * cols, cols);
+        geb_type_traits_of(wt)->to_f32(wf + (size_t)i * cols, rows[i], cols);
+    }
+    memset(panel, 0xA5, pbytes);
+    g->panel(panel, x, (size_t)cols, nb, 0, steps / 2, cols);
+    g->panel(panel, x, (size_t)cols, nb, steps / 2, steps, cols);
+    int pad = 0; /* bytes of tokens past nb, and of columns past cols in the last step */
+    for (int st = 0; st < steps; st++)
+        for (int b = 0; b < tb; b++) {
+            const uint8_t *e = panel + ((size_t)st * tb + b) * g->step_bytes;
+            int used = b >= nb ? 0 : cols - st * g->kblk < g->kblk ? cols - st * g->kblk : g->kblk;
+            for (int c = used * g->step_bytes / g->kblk; c < g->step_bytes; c++) pad += e[c] != 0;
+        }
+    for (size_t i = 0; i < (size_t)(tr + 1) * ldp; i++) part[i] = CANARY;
+    for (int k0 = 0; k0 < cols; k0 += g->kc) {
+        int kn = cols - k0 < g->kc ? cols - k0 : g->kc;
+        const uint8_t *wp[GEB_TILE_MAX_ROWS];
+        for (int i = 0; i < tr; i++) wp[i] = rows[i < mr ? i : mr - 1] + geb_type_row_bytes(wt, k0);
+        g->tile(part, ldp, mr, wp, panel + (size_t)(k0 / g->kblk) * g->step_bytes * tb, kn, k0 == 0, nb);
+    }
+    int bad = 0, stray = 0;
+    for (int b = 0; b < nb; b++) {
+        xtr->from_f32(xq, x + (size_t)b * cols, cols);
+        xtr->to_f32(xr, xq, cols);
+        for (int i = 0; i < mr; i++) {
+            double mag, want = ref_dot(wf + (size_t)i * cols, xr, cols, &mag);
+            bad += !(fabs(part[(size_t)i * ldp + b] - want) <= tol(cols, mag));
+        }
+    }
+    for (int i = 0; i <= tr; i++)
+        for (int b = 0; b < ldp; b++)
+            stray += (i >= mr || b >= tb) && part[(size_t)i * ldp + b] != CANARY;
+    CHECK_MSG(bad == 0 && stray == 0 && pad == 0, "%s %s gemm cols=%d mr=%d nb=%d: %d wrong, %d stray, %d padding",
+              var, geb_type_traits_of(wt)->name, cols, mr, nb, bad, stray, pad);
+    for (int i = 0; i < tr; i++) free(rows[i]);
+    free(wf), free(x), free(xr), free(part), free(panel), free(xq);
+    nchecks++;
+}
+
+static void check_gemm(const char *var, geb_type wt, const geb_gemm_kernels *g) {
+    static const int cols[] = {1, 2, 3, 5, 17, 33, 64, 65, 257, 511, 600};
+    static const int nbs[] = {1, 2, 15, 16, 17, 33, 47, 63, 64};
+    CHECK(g->tile_rows >= 1 && g->tile_rows <= GEB_TILE_MAX_ROWS && 48 % g->tile_rows == 0 &&
+          g->tile_b >= 1 && g->tile_b <= GEB_TILE_MAX_B && g->kc % g->kblk == 0 &&
+          g->step_bytes <= 4 * g->kblk && g->panel && g->tile);
+    int q = geb_type_traits_of(wt)->block;
+    for (int ci = 0; ci < LEN(cols); ci++) {
+        if (cols[ci] % q) continue;
+        for (int mr = 1; mr <= g->tile_rows; mr++)
+            for (int ni = (mr + ci) % 2; ni < LEN(nbs); ni += 1 + (cols[ci] > 300))
+                check_gemm_one(var, wt, g, cols[ci], mr, nbs[ni]);
+    }
+}
+
 /* Every size combination for one weight type of one variant. */
 static void check_type(const char *var, geb_type wt, const geb_type_kernels *k,
                        const geb_type_kernels *ref) {
@@ -359,6 +430,7 @@ static void check_type(const char *var, geb_type wt, const geb_type_kernels *k,
     else CHECK(k->vec_x == GEB_TYPE_F32);
     if (k->to_f32)
         for (int ci = 0; ci < nc; ci++) check_widen(var, wt, k, cols[ci]);
+    if (k->gemm) check_gemm(var, wt, k->gemm);
     for (int ri = 0; ri < LEN(ROWS); ri++)
         for (int ci = 0; ci < nc; ci++) check_kernel(var, wt, k, ref, 1, ROWS[ri], 1, cols[ci], ri & 1 ? 6 : 0);
     for (int bi = 0; bi < LEN(BS); bi++)
