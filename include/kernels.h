@@ -42,30 +42,42 @@ typedef struct geb_packed_kernels {
      * of row i of the group at w (k0 and kn multiples of the block), as
      * FP32, bit for bit the traits' to_f32. */
     void (*to_f32)(float *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn);
+    /* Optional: the bytes of columns [k0, k0 + kn) (multiples of the
+     * block) of the group's rows as the type stores them, row i at dst +
+     * i*ldd: pack's inverse, for a type's own GEMM (geb_gemm_kernels). */
+    void (*unpack)(uint8_t *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn);
 } geb_packed_kernels;
 
 /* A type's own GEMM (optional, per table and type): the weights are read
- * where they are, in their type, and the activations go to panels of
- * tile_b tokens in the form the tile multiplies them in.  A panel is a run
- * of steps of kblk columns, step_bytes per token each: step s of the panel
- * of tokens p*tile_b.. holds columns [s*kblk, s*kblk + kblk) of those tokens
- * at panel + s*step_bytes*tile_b + b*step_bytes (columns past cols and
- * tokens past the batch are 0).  matmul.c uses it for batches of
- * GEB_WIDEN_MIN_B tokens or more of unpacked rows, in place of widening. */
+ * in their type (where they are, or recast per block into a form of the
+ * tile's by rows()), and the activations go to panels of tile_b tokens in
+ * the form the tile multiplies them in.  A panel is a run of steps of kblk
+ * columns of all its tokens, step_bytes x tile_b bytes each, step s at
+ * panel + s * step_bytes * tile_b, laid out as the tile reads it.
+ * matmul.c uses it for batches of GEB_WIDEN_MIN_B tokens or more, in place
+ * of widening; packed rows go through their kernels' unpack first. */
+#define GEB_GEMM_MAX_WROW 1024 /* most bytes of a row in rows() form */
 typedef struct geb_gemm_kernels {
     geb_type x_type;      /* the activations are rounded through this type */
     int kblk, step_bytes; /* columns and bytes per token of a panel step */
     int tile_rows;        /* rows of a tile (divides matmul.c's 48-row jobs) */
     int tile_b;           /* tokens of a panel and of a tile (<= GEB_TILE_MAX_B) */
-    int kc;               /* columns per block (a multiple of kblk) */
+    int kc;               /* columns per block (a multiple of kblk and of the type's block) */
+    int wrow_bytes;       /* bytes of a row in rows() form (<= GEB_GEMM_MAX_WROW); 0: in place */
     /* Steps [s0, s1) of a panel from the nb <= tile_b F32 rows at x (ldx
-     * floats apart) of a product with cols columns. */
+     * floats apart) of a product with cols columns; every byte of those
+     * steps is written (tokens past nb and columns past cols as zeros). */
     void (*panel)(uint8_t *panel, const float *x, size_t ldx, int nb, int s0, int s1, int cols);
+    /* Optional (wrow_bytes > 0): n rows of kn <= kc columns of a block, at
+     * w in the type's bytes (ldw apart), in the tile's form at dst
+     * (wrow_bytes apart). */
+    void (*rows)(uint8_t *dst, const uint8_t *w, size_t ldw, int n, int kn);
     /* part[i*ldp + b] (+)= sum_k W_i[k] X_b[k] for rows i < mr (w[i] for i >=
      * mr repeat a valid row and are discarded), tokens b < nb, columns k < kn
      * of a block: w[i] points at the block's first column in row i (the
-     * type's bytes, never read past column kn), xp at its first step in a
-     * panel; first: start from 0 instead of part. */
+     * type's bytes, never read past column kn, or row i of rows()), xp at its
+     * first step in a panel; first: start from 0 instead of part.  Lanes of
+     * part past nb, up to the next multiple of 16, may be written. */
     void (*tile)(float *part, int ldp, int mr, const uint8_t *const *w, const uint8_t *xp, int kn,
                  int first, int nb);
 } geb_gemm_kernels;

@@ -10,6 +10,9 @@
 _Static_assert(RB % GEB_PACK_ROWS == 0, "GEMM jobs start at a packed group");
 #define BB 256 /* tokens per group of partial sums: RB x BB floats, 48 KB on the stack */
 #define KC_MAX 256 /* most columns per GEMM block (gemm_kc) */
+/* wbuf holds RB rows in a type's rows() form too. */
+_Static_assert(RB * GEB_GEMM_MAX_WROW <= RB * KC_MAX * sizeof(float), "rows() form fits wbuf");
+#define UNPACK_MAX 1024 /* most bytes of a packed row's block unpacked (kc of Q4_0 / Q8_0 blocks) */
 
 struct geb_mm {
     const geb_kernels *k;
@@ -55,7 +58,10 @@ int geb_mm_supports(const geb_kernels *k, geb_type t) {
 
 /* 1 if the type's own GEMM tile runs the product (before any widening). */
 static int own_gemm(const geb_kernels *k, geb_type t, int B, int packed) {
-    return t != GEB_TYPE_F32 && !packed && k->typed[t].gemm && B >= GEB_WIDEN_MIN_B;
+    const geb_type_kernels *tk = &k->typed[t];
+    if (t == GEB_TYPE_F32 || !tk->gemm || B < GEB_WIDEN_MIN_B) return 0;
+    /* Packed rows need unpacking, and room for a block of them. */
+    return !packed || (tk->packed->unpack && geb_type_row_bytes(t, tk->gemm->kc) <= UNPACK_MAX);
 }
 
 int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed) {
@@ -249,25 +255,42 @@ static void panel_task(void *ctx, int ith, int nth) {
 }
 
 /* The job's rows [r0, r1) of columns [k0, k0 + kn) as the tile reads them:
- * in place for F32 weights and a type's own tile (*ld = the matrix's row
- * stride), else widened to F32 into buf (*ld = KC_MAX floats); returns row
- * r0 at column k0. */
+ * in place for F32 weights and a type's own tile on stored rows (*ld = the
+ * matrix's row stride); recast by the type's rows() (packed groups
+ * unpacked first) into buf (*ld = its wrow_bytes); else widened to F32 into
+ * buf (*ld = KC_MAX floats).  Returns row r0 at column k0.  r0 and r1 are
+ * multiples of GEB_PACK_ROWS (RB is) where the matrix is packed. */
 static const uint8_t *gemm_rows(const geb_kernels *k, const gemm_plan *pl, const geb_mat *m,
                                 int r0, int r1, int k0, int kn, float *buf, size_t *ld) {
-    if (m->type == GEB_TYPE_F32 || pl->g) {
+    const geb_type_kernels *tk = &k->typed[m->type];
+    size_t off = geb_type_row_bytes(m->type, k0);
+    if (m->type == GEB_TYPE_F32 || (pl->g && !pl->g->wrow_bytes)) {
         *ld = m->ldw;
-        return m->w + (size_t)r0 * m->ldw + geb_type_row_bytes(m->type, k0);
+        return m->w + (size_t)r0 * m->ldw + off;
+    }
+    if (pl->g) {
+        uint8_t *dst = (uint8_t *)buf;
+        *ld = (size_t)pl->g->wrow_bytes;
+        if (!m->packed) {
+            pl->g->rows(dst, m->w + (size_t)r0 * m->ldw + off, m->ldw, r1 - r0, kn);
+            return dst;
+        }
+        uint8_t group[GEB_PACK_ROWS * UNPACK_MAX];
+        size_t lg = geb_type_row_bytes(m->type, kn);
+        for (int r = r0; r < r1; r += GEB_PACK_ROWS) {
+            tk->packed->unpack(group, lg, m->w + (size_t)r * m->ldw, m->ldw, k0, kn);
+            pl->g->rows(dst + (size_t)(r - r0) * *ld, group, lg, GEB_PACK_ROWS, kn);
+        }
+        return dst;
     }
     *ld = KC_MAX * sizeof(float);
-    if (m->packed) { /* r0 and r1 are multiples of GEB_PACK_ROWS (RB is) */
+    if (m->packed) {
         for (int r = r0; r < r1; r += GEB_PACK_ROWS)
-            k->typed[m->type].packed->to_f32(buf + (size_t)(r - r0) * KC_MAX, KC_MAX,
-                                             m->w + (size_t)r * m->ldw, m->ldw, k0, kn);
+            tk->packed->to_f32(buf + (size_t)(r - r0) * KC_MAX, KC_MAX, m->w + (size_t)r * m->ldw, m->ldw, k0, kn);
         return (const uint8_t *)buf;
     }
-    size_t off = geb_type_row_bytes(m->type, k0);
     for (int r = r0; r < r1; r++)
-        k->typed[m->type].to_f32(buf + (size_t)(r - r0) * KC_MAX, m->w + (size_t)r * m->ldw + off, kn);
+        tk->to_f32(buf + (size_t)(r - r0) * KC_MAX, m->w + (size_t)r * m->ldw + off, kn);
     return (const uint8_t *)buf;
 }
 

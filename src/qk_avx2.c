@@ -48,6 +48,19 @@ static void pack_q4_0(uint8_t *dst, const uint8_t *src, size_t ldw, int cols) {
         }
 }
 
+/* pack_q4_0's inverse for the blocks of columns [k0, k0 + kn). */
+static void unpack_q4_0(uint8_t *dst, size_t ldd, const uint8_t *w, size_t ldw, int k0, int kn) {
+    (void)ldw;
+    for (int b = k0 / GEB_QK; b < (k0 + kn) / GEB_QK; b++) {
+        const uint8_t *g = w + (size_t)b * P4_BLOCK;
+        for (int i = 0; i < GEB_PACK_ROWS; i++) {
+            uint8_t *blk = dst + (size_t)i * ldd + (size_t)(b - k0 / GEB_QK) * 18;
+            memcpy(blk, g + 2 * i, 2);
+            for (int c = 0; c < 4; c++) memcpy(blk + 2 + 4 * c, g + 16 + 32 * c + 4 * i, 4);
+        }
+    }
+}
+
 static inline int32_t ld32(const uint8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -267,7 +280,8 @@ static void to_f32_q4_0_packed(float *dst, size_t ldd, const uint8_t *w, size_t 
     }
 }
 
-static const geb_packed_kernels q4_0_packed = {pack_q4_0, mv_q4_0_packed, mm_q4_0_packed, to_f32_q4_0_packed};
+static const geb_packed_kernels q4_0_packed = {pack_q4_0, mv_q4_0_packed, mm_q4_0_packed, to_f32_q4_0_packed,
+                                                unpack_q4_0};
 
 const geb_qk_table geb_qk_avx2 = {{
     [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16, NULL, to_f32_f16},

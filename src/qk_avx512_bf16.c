@@ -147,7 +147,7 @@ static void bf16_tile(float *part, int ldp, int mr, const uint8_t *const *w, con
     }
 }
 
-static const geb_gemm_kernels bf16_gemm = {GEB_TYPE_BF16, 2, 4, GTR, GTB, GKC, bf16_panel, bf16_tile};
+static const geb_gemm_kernels bf16_gemm = {GEB_TYPE_BF16, 2, 4, GTR, GTB, GKC, 0, bf16_panel, NULL, bf16_tile};
 
 const geb_qk_table geb_qk_avx512_bf16 = {{
     [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_BF16, NULL, mm_bf16_bf16, NULL, NULL, NULL, &bf16_gemm},
