@@ -93,8 +93,9 @@ typedef struct geb_type_kernels {
     void (*matmul)(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x,
                    size_t ldx, int B, int n, int cols);
     /* Optional: dst[0..n) = n weights of a row as FP32 (n a multiple of the
-     * block), bit for bit the traits' to_f32.  Where a table has it, batches
-     * of GEB_WIDEN_MIN_B tokens or more (or every batch, if matmul is NULL)
+     * block), bit for bit the traits' to_f32.  Where a table has it (and no
+     * gemm below), batches of GEB_WIDEN_MIN_B tokens or more (or every
+     * batch, if matmul is NULL)
      * widen the weights into L2-sized panels for the F32 GEMM tiles, with
      * the activations rounded through an integer mat_x first, so the
      * products are the ones matmul computes up to float summation order

@@ -22,9 +22,10 @@
 #include "pool.h"
 #include "types.h"
 
-/* Batches from this size up widen typed weights for the F32 GEMM where the
- * table can (geb_type_kernels.to_f32); below it the weights' own matmul
- * (the widening costs about one instruction per weight per batch). */
+/* Batches from this size up run a type's own GEMM tile where the table has
+ * one (geb_type_kernels.gemm), else widen typed weights for the F32 GEMM
+ * where it can (geb_type_kernels.to_f32); below it the weights' own matmul
+ * (the recasting costs about one instruction per weight per batch). */
 #define GEB_WIDEN_MIN_B 16
 
 /* A weight matrix [rows, cols] of one type: a whole tensor or a row view of
@@ -56,12 +57,14 @@ const geb_kernels *geb_mm_kernels(const geb_mm *mm);
 int geb_mm_supports(const geb_kernels *k, geb_type t);
 
 /* 1 if geb_mm_matmul runs B tokens on an unpacked (packed: packed) matrix of
- * type t through the F32 GEMM (F32 weights, or typed ones widened). */
+ * type t through the F32 GEMM (F32 weights, or typed ones widened); a type's
+ * own GEMM tile is not widening. */
 int geb_mm_widens(const geb_kernels *k, geb_type t, int B, int packed);
 /* The type the activations of that product are rounded through before the
- * multiply (GEB_TYPE_F32: none): the weights' mat_x, or vec_x for a type
- * without matmul; in the F32 GEMM only an integer mat_x, since a 16-bit one
- * (AVX512_BF16's operands) would only lose accuracy there. */
+ * multiply (GEB_TYPE_F32: none): the x_type of a type's own GEMM tile, else
+ * the weights' mat_x, or vec_x for a type without matmul; in the F32 GEMM
+ * only an integer mat_x, since a 16-bit one (AVX512_BF16's operands) would
+ * only lose accuracy there. */
 geb_type geb_mm_x_type(const geb_kernels *k, geb_type t, int B, int packed);
 
 /* y_i = W_i x for the n products (all of one type, all with x's width). */

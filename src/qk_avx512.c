@@ -24,9 +24,49 @@
 #define QK_VNNI 0
 #include "qk_x86.h"
 
+/* BF16 decoding: a 32-bit lane of BF16 rows holds a pair of weights, and
+ * each is an FP32 value after one instruction: the odd one is the lane with
+ * its low half cleared, the even one the lane shifted up by 16.  So one
+ * 512-bit load gives 32 weights for two logic operations and two FMAs
+ * against the token's even and odd elements, which are split once per 32
+ * columns for the 8 rows of a pass (two vpermt2ps), where widening 16 at a
+ * time takes a load, a vpmovzxwd and a shift per FMA.  The products are
+ * FP32's, summed in another order. */
+static void fb_mv_pairs(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                        int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr; /* a pass: 8 rows, one token, y[0..7] */
+    const float *x = xv[0];
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= cols; k += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
+        __m512 xe = _mm512_permutex2var_ps(x0, even, x1), xo = _mm512_permutex2var_ps(x0, odd, x1);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            __m512i p = _mm512_loadu_si512(w[i] + 2 * (size_t)k);
+            acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(p, 16)), xe, acc[i]);
+            acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(p, hi)), xo, acc[i]);
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        float s = _mm512_reduce_add_ps(acc[i]);
+        for (int kk = k; kk < cols; kk++) s += geb_bf16_to_f32(geb_qk_u16(w[i] + 2 * (size_t)kk)) * x[kk];
+        y[i] = s;
+    }
+}
+
+static void mv_bf16_pairs(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+    geb_rows_matvec(fb_mv_pairs, 8, y, w, ldw, x, n, cols);
+}
+
 const geb_qk_table geb_qk_avx512 = {{
     [GEB_TYPE_F16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_f16, mm_f16, to_f32_f16, NULL, to_f32_f16},
-    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16, mm_bf16, to_f32_bf16, NULL, to_f32_bf16},
+    [GEB_TYPE_BF16] = {GEB_TYPE_F32, GEB_TYPE_F32, mv_bf16_pairs, mm_bf16, to_f32_bf16, NULL, to_f32_bf16},
     [GEB_TYPE_Q8_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q8_0, mm_q8_0, to_f32_q8_0, NULL},
     [GEB_TYPE_Q4_0] = {GEB_TYPE_Q8_0, GEB_TYPE_Q8_0, mv_q4_0, mm_q4_0, to_f32_q4_0, NULL},
 }};

@@ -21,6 +21,9 @@
 #include "qk_internal.h"
 #include "rows.h"
 
+/* For kernels a table may replace with its own (qk_avx512.c's BF16 matvec). */
+#define QK_MAYBE_UNUSED __attribute__((unused))
+
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -102,7 +105,7 @@ static const geb_tile_fn ftiles[2][4] = {{NULL, fh_1, fh_2, fh_3}, {NULL, fb_1, 
 static void mv_f16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
     geb_rows_matvec(fh_mv, F_MV, y, w, ldw, x, n, cols);
 }
-static void mv_bf16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
+QK_MAYBE_UNUSED static void mv_bf16(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
     geb_rows_matvec(fb_mv, F_MV, y, w, ldw, x, n, cols);
 }
 static void mm_f16(float *y, size_t ldy, const uint8_t *w, size_t ldw, const void *x, size_t ldx,
@@ -247,9 +250,9 @@ static void mm_q4_0(float *y, size_t ldy, const uint8_t *w, size_t ldw, const vo
 }
 
 /* ---- rows widened to FP32 (geb_type_kernels.to_f32) --------------------- */
-/* Only qk_avx2.c's table uses these: where AVX-512 has VNNI or BF16 dot
- * products its integer and BF16 tiles do more per instruction. */
-#define QK_MAYBE_UNUSED __attribute__((unused))
+/* For the F32 GEMM where a table has no GEMM tile of the type's own (with
+ * AVX512_VNNI or AVX512_BF16 the tiles of those files do more per
+ * instruction). */
 
 /* Eight signed bytes times the block's scale, as the traits compute it:
  * float(q) * d, one rounding. */
