@@ -59,9 +59,12 @@ typedef struct geb_packed_kernels {
 #define GEB_GEMM_MAX_WROW 1024 /* most bytes of a row in rows() form */
 typedef struct geb_gemm_kernels {
     geb_type x_type;      /* the activations are rounded through this type */
-    int kblk, step_bytes; /* columns and bytes per token of a panel step */
+    /* Columns (<= 32) and bytes (<= 4 per column) per token of a panel step:
+     * geb_mm_new sizes the panels for 4 bytes per column and token plus 32
+     * columns of padding. */
+    int kblk, step_bytes;
     int tile_rows;        /* rows of a tile (divides matmul.c's 48-row jobs) */
-    int tile_b;           /* tokens of a panel and of a tile (<= GEB_TILE_MAX_B) */
+    int tile_b;           /* tokens of a panel and of a tile (divides GEB_TILE_MAX_B) */
     int kc;               /* columns per block (a multiple of kblk and of the type's block) */
     int wrow_bytes;       /* bytes of a row in rows() form (<= GEB_GEMM_MAX_WROW); 0: in place */
     /* Steps [s0, s1) of a panel from the nb <= tile_b F32 rows at x (ldx

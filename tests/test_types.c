@@ -416,8 +416,9 @@ static void check_gemm(const char *var, geb_type wt, const geb_gemm_kernels *g) 
     static const int nbs[] = {1, 2, 15, 16, 17, 31, 32, 33, 47, 63, 64};
     int q = geb_type_traits_of(wt)->block;
     CHECK(g->tile_rows >= 1 && g->tile_rows <= GEB_TILE_MAX_ROWS && 48 % g->tile_rows == 0 &&
-          g->tile_b >= 1 && g->tile_b <= GEB_TILE_MAX_B && g->kc % g->kblk == 0 && g->kc % q == 0 &&
-          g->step_bytes <= 4 * g->kblk && g->wrow_bytes <= GEB_GEMM_MAX_WROW && g->panel && g->tile &&
+          g->tile_b >= 1 && GEB_TILE_MAX_B % g->tile_b == 0 && g->kc % g->kblk == 0 && g->kc % q == 0 &&
+          g->kblk <= 32 && g->step_bytes <= 4 * g->kblk && g->wrow_bytes <= GEB_GEMM_MAX_WROW &&
+          g->panel && g->tile &&
           (g->wrow_bytes == 0) == (g->rows == NULL));
     for (int ci = 0; ci < LEN(cols); ci++) {
         if (cols[ci] % q) continue;
