@@ -53,10 +53,11 @@ typedef struct variant {
     const geb_qk_table *base;
     int nover;                /* overlays applied over base, in order */
     const geb_qk_table *over[2];
-    /* Packed-row kernels of another table used where base has none (the
-     * AVX2 Q4_0 groups on AVX-512: GEB-1.3B, 2 threads, on a Zen 5 core
-     * tg64 53-57 tok/s packed against 37-48 for the AVX-512 VNNI rows, and
-     * pp512 136-157 against 134-138). */
+    /* Packed-row kernels of another table used where base and overlays
+     * have none (the AVX2 Q4_0 groups on AVX-512: GEB-1.3B, 2 threads, on
+     * a Zen 5 core tg64 53-57 tok/s packed against 37-48 for the AVX-512
+     * VNNI rows, and pp512 136-157 against 134-138).  An overlay's own
+     * packed kernels (the 512-bit VNNI matvec) come first. */
     const geb_qk_table *packed_from;
 } variant;
 
@@ -94,6 +95,7 @@ static void fill(const variant *v, geb_type_kernels tab[GEB_TYPE_COUNT]) {
             if (o->matvec) tab[t].vec_x = o->vec_x, tab[t].matvec = o->matvec;
             if (o->matmul) tab[t].mat_x = o->mat_x, tab[t].matmul = o->matmul;
             if (o->gemm) tab[t].gemm = o->gemm;
+            if (o->packed) tab[t].packed = o->packed;
         }
         /* Borrowed packed kernels take activations in the base's form. */
         const geb_type_kernels *pf = v->packed_from ? &v->packed_from->k[t] : NULL;

@@ -14,7 +14,7 @@
  * -n set to the kernel's pass height (4 on avx2) gives the row order of
  * neighbouring rows; larger calls let the kernel walk lanes (src/rows.h).
  * -p: rows packed in the table's groups (kernels.h), where it packs the type.
- * Prints GB/s of weights read, in DRAM and in cache (48 rows repeated).
+ * Prints GB/s of weights read, in DRAM and in cache (64 rows repeated).
  *
  * mm: the GEB-1.3B layer's F32 products for -b tokens through geb_mm_matmul
  * on -t threads, in GFLOP/s and as a fraction of the FMA peak measured on
@@ -96,7 +96,7 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
     }
     mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 1); /* warm-up: page faults */
     double dram = mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 3);
-    long small = 48 < rows ? 48 : rows;
+    long small = 64 < rows ? 64 : rows; /* 8 groups: a pass of 4 lanes twice */
     double cache = mv_rate(tk, packed, y, w, ldw, x, small, cols, per_call < small ? per_call : small, 20000);
     printf("mv %s %s%s cols %d, %ld rows a call: %.2f GB/s from DRAM (%.0f MB), %.2f GB/s from cache\n",
            k->name, geb_type_traits_of(t)->name, packed ? " packed" : "", cols, per_call, dram,
