@@ -32,7 +32,9 @@ ifneq (,$(findstring x86_64,$(ARCH)))
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
 ISA_avx512_vnni = $(ISA_avx512) -mavx512vnni
-ISA_avx512_bf16 = $(ISA_avx512) -mavx512bf16
+# AMX tiles for the BF16 GEMM, where the compiler has them (gcc 11+, clang 12+).
+AMX := $(shell $(CC) -mamx-tile -mamx-bf16 -E -x c /dev/null >/dev/null 2>&1 && echo -mamx-tile -mamx-bf16)
+ISA_avx512_bf16 = $(ISA_avx512) -mavx512bf16 $(AMX)
 endif
 ifneq (,$(findstring aarch64,$(ARCH)))
 ISA_neon_dot = -march=armv8.2-a+dotprod

@@ -145,7 +145,7 @@ typedef struct geb_kernels {
     geb_type_kernels typed[GEB_TYPE_COUNT];
 } geb_kernels;
 
-#define GEB_TILE_MAX_ROWS 8
+#define GEB_TILE_MAX_ROWS 16
 #define GEB_TILE_MAX_B 64
 
 /* The fastest table this CPU supports, or the one GEB_KERNEL names (NULL

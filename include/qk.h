@@ -8,7 +8,7 @@
  *   if (geb_qk_fill(isa->name, tab) != 0) ...;   // "scalar", "avx2", "avx512", "neon"
  *
  * geb_qk_fill picks the best variant of that instruction set this CPU runs
- * (AVX-512 with VNNI and/or BF16, NEON with the dot-product extension);
+ * (AVX-512 with VNNI and/or BF16 and AMX tiles, NEON with the dot-product extension);
  * geb_qk_fill_variant asks for one by name, so tests can run each. */
 #ifndef GEB_QK_H
 #define GEB_QK_H
@@ -28,7 +28,8 @@ const char *geb_qk_best(const char *isa);
 
 /* Every variant name, supported here or not, NULL-terminated:
  * "scalar", "avx2", "avx512", "avx512+vnni", "avx512+bf16",
- * "avx512+vnni+bf16", "neon", "neon+dotprod". */
+ * "avx512+vnni+bf16", "avx512+bf16+amx", "avx512+vnni+bf16+amx", "neon",
+ * "neon+dotprod". */
 const char *const *geb_qk_variants(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* qk.c - chooses the row kernels of the non-FP32 weight types (qk.h): a
  * variant is a base table of one instruction set plus overlays for CPU
- * extensions (AVX512_VNNI, AVX512_BF16, the Armv8.2 dot product), each used
+ * extensions (AVX512_VNNI, AVX512_BF16, AMX tiles, the Armv8.2 dot product), each used
  * only when CPUID / HWCAP says the CPU runs it. */
 #include "qk.h"
 
@@ -10,6 +10,9 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 #if defined(__aarch64__)
 #include <sys/auxv.h>
@@ -24,10 +27,30 @@ extern const geb_qk_table geb_qk_avx2 __attribute__((weak));
 extern const geb_qk_table geb_qk_avx512 __attribute__((weak));
 extern const geb_qk_table geb_qk_avx512_vnni __attribute__((weak));
 extern const geb_qk_table geb_qk_avx512_bf16 __attribute__((weak));
+extern const geb_qk_table geb_qk_avx512_amx __attribute__((weak));
 extern const geb_qk_table geb_qk_neon __attribute__((weak));
 extern const geb_qk_table geb_qk_neon_dot __attribute__((weak));
 
-enum { EXT_VNNI = 1, EXT_BF16 = 2, EXT_DOTPROD = 4 };
+enum { EXT_VNNI = 1, EXT_BF16 = 2, EXT_DOTPROD = 4, EXT_AMX = 8 };
+
+#if defined(__x86_64__)
+#define ARCH_REQ_XCOMP_PERM 0x1023 /* arch_prctl: ask for an XSAVE feature */
+#define XFEATURE_XTILEDATA 18      /* the AMX tile registers */
+
+/* AMX tiles are usable when CPUID has AMX-TILE and AMX-BF16 and Linux
+ * grants this process the tile state (off by default since 5.16: the
+ * first tile instruction without it is a SIGILL).  The request is
+ * idempotent, so it is made on every call; it is refused, and AMX left
+ * alone, on kernels without it or where a signal stack is too small. */
+static int amx_ok(unsigned edx) {
+    if (!(edx >> 22 & 1) || !(edx >> 24 & 1)) return 0; /* AMX-BF16, AMX-TILE */
+    uint32_t lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x60000) != 0x60000) return 0; /* XTILECFG and XTILEDATA enabled by the OS */
+    (void)hi;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+#endif
 
 /* CPU extensions beyond the base instruction sets that kernels.c checks. */
 static unsigned cpu_extensions(void) {
@@ -36,6 +59,7 @@ static unsigned cpu_extensions(void) {
     unsigned a, b, c, d;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
         if (c >> 11 & 1) ext |= EXT_VNNI;                 /* AVX512_VNNI */
+        if (amx_ok(d)) ext |= EXT_AMX;
         unsigned max_sub = a;
         if (max_sub >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1))
             ext |= EXT_BF16;                              /* AVX512_BF16 */
@@ -52,7 +76,7 @@ typedef struct variant {
     unsigned needs;           /* EXT_* bits */
     const geb_qk_table *base;
     int nover;                /* overlays applied over base, in order */
-    const geb_qk_table *over[2];
+    const geb_qk_table *over[3];
     /* Packed-row kernels of another table used where base and overlays
      * have none (the AVX2 Q4_0 groups on AVX-512: GEB-1.3B, 2 threads, on
      * a Zen 5 core tg64 53-57 tok/s packed against 37-48 for the AVX-512
@@ -63,7 +87,8 @@ typedef struct variant {
 
 /* Per instruction set from the plainest to the strongest variant (built on
  * each call: weak addresses are not constant expressions everywhere). */
-static int variant_list(variant v[8]) {
+#define NVARIANTS 10
+static int variant_list(variant v[NVARIANTS]) {
     v[0] = (variant){"scalar", "scalar", 0, &geb_qk_scalar, 0, {NULL, NULL}, NULL};
     v[1] = (variant){"avx2", "avx2", 0, &geb_qk_avx2, 0, {NULL, NULL}, NULL};
     v[2] = (variant){"avx512", "avx512", 0, &geb_qk_avx512, 0, {NULL, NULL}, &geb_qk_avx2};
@@ -71,9 +96,13 @@ static int variant_list(variant v[8]) {
     v[4] = (variant){"avx512+bf16", "avx512", EXT_BF16, &geb_qk_avx512, 1, {&geb_qk_avx512_bf16, NULL}, &geb_qk_avx2};
     v[5] = (variant){"avx512+vnni+bf16", "avx512", EXT_VNNI | EXT_BF16, &geb_qk_avx512, 2,
                      {&geb_qk_avx512_vnni, &geb_qk_avx512_bf16}, &geb_qk_avx2};
-    v[6] = (variant){"neon", "neon", 0, &geb_qk_neon, 0, {NULL, NULL}, NULL};
-    v[7] = (variant){"neon+dotprod", "neon", EXT_DOTPROD, &geb_qk_neon, 1, {&geb_qk_neon_dot, NULL}, NULL};
-    return 8;
+    v[6] = (variant){"avx512+bf16+amx", "avx512", EXT_BF16 | EXT_AMX, &geb_qk_avx512, 2,
+                     {&geb_qk_avx512_bf16, &geb_qk_avx512_amx}, &geb_qk_avx2};
+    v[7] = (variant){"avx512+vnni+bf16+amx", "avx512", EXT_VNNI | EXT_BF16 | EXT_AMX, &geb_qk_avx512, 3,
+                     {&geb_qk_avx512_vnni, &geb_qk_avx512_bf16, &geb_qk_avx512_amx}, &geb_qk_avx2};
+    v[8] = (variant){"neon", "neon", 0, &geb_qk_neon, 0, {NULL, NULL}, NULL};
+    v[9] = (variant){"neon+dotprod", "neon", EXT_DOTPROD, &geb_qk_neon, 1, {&geb_qk_neon_dot, NULL}, NULL};
+    return NVARIANTS;
 }
 
 /* 1 if the variant is compiled in (base and every overlay it names) and
@@ -105,7 +134,7 @@ static void fill(const variant *v, geb_type_kernels tab[GEB_TYPE_COUNT]) {
 }
 
 const char *geb_qk_best(const char *isa) {
-    variant v[8];
+    variant v[NVARIANTS];
     int n = variant_list(v);
     const char *best = NULL;
     for (int i = 0; isa && i < n; i++)
@@ -114,7 +143,7 @@ const char *geb_qk_best(const char *isa) {
 }
 
 int geb_qk_fill_variant(const char *name, geb_type_kernels tab[GEB_TYPE_COUNT]) {
-    variant v[8];
+    variant v[NVARIANTS];
     int n = variant_list(v);
     for (int i = 0; name && i < n; i++)
         if (strcmp(v[i].name, name) == 0) {
@@ -132,6 +161,7 @@ int geb_qk_fill(const char *isa, geb_type_kernels tab[GEB_TYPE_COUNT]) {
 
 const char *const *geb_qk_variants(void) {
     static const char *const names[] = {"scalar", "avx2", "avx512", "avx512+vnni", "avx512+bf16",
-                                        "avx512+vnni+bf16", "neon", "neon+dotprod", NULL};
+                                        "avx512+vnni+bf16", "avx512+bf16+amx", "avx512+vnni+bf16+amx",
+                                        "neon", "neon+dotprod", NULL};
     return names;
 }

@@ -139,7 +139,9 @@ static const variant VARIANTS[] = {
  * logit range) and where an activation lands within float error of a BF16
  * rounding boundary and rounds the other way, moving by one BF16 step
  * (seen on AVX512_BF16, batches through the BF16 GEMM tile: 6e-4 to
- * 1.67e-3 on 3 of the 13 safetensors fixtures).  An engine that left the
+ * 1.67e-3 on 3 of the 13 safetensors fixtures; through the AMX tile, whose
+ * sums run in another order, 1e-4 to 1.67e-3 on 5 of them, 22 of the 42
+ * runs within BF16_ACT_EXACT).  An engine that left the
  * activations unrounded is 1.54e-3 to 4.5e-3 from this reference on every
  * fixture, so no single run tells the two apart; together they do: every
  * run within BF16_ACT_TOL (a bound on one flip) and at least half of them

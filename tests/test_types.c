@@ -354,8 +354,11 @@ static void check_widen(const char *var, geb_type wt, const geb_type_kernels *k,
  * kc block of rows that end exactly at their last byte (a read past column
  * kn is caught by ASan), against the double product of the stored weights
  * and the activations rounded through x_type; part has canaries past mr
- * rows and past tile_b tokens. */
-static void check_gemm_one(const char *var, geb_type wt, const geb_gemm_kernels *g, int cols, int mr, int nb) {
+ * rows and past tile_b tokens.  contig: the rows lie one after another in
+ * one buffer, as matmul.c passes a full tile of a matrix (a tile may take
+ * another path for evenly spaced rows: the AMX one does). */
+static void check_gemm_one(const char *var, geb_type wt, const geb_gemm_kernels *g, int cols, int mr, int nb,
+                           int contig) {
     const geb_type_traits *xtr = geb_type_traits_of(g->x_type);
     int tr = g->tile_rows, tb = g->tile_b, steps = (cols + g->kblk - 1) / g->kblk, ldp = tb + 3;
     size_t rowb = geb_type_row_bytes(wt, cols), pbytes = (size_t)steps * g->step_bytes * tb;
@@ -363,10 +366,11 @@ static void check_gemm_one(const char *var, geb_type wt, const geb_gemm_kernels 
     float *xr = malloc((size_t)cols * sizeof *xr), *part = malloc((size_t)(tr + 1) * ldp * sizeof *part);
     uint8_t *rows[GEB_TILE_MAX_ROWS], *panel = malloc(pbytes), *panel2 = malloc(pbytes);
     uint8_t *xq = malloc(geb_type_row_bytes(g->x_type, cols)), *wt_form = malloc((size_t)tr * g->wrow_bytes + 1);
+    uint8_t *block = contig ? malloc((size_t)tr * rowb) : NULL;
     rand_rows(wf, tr, cols);
     rand_rows(x, nb, cols);
     for (int i = 0; i < tr; i++) {
-        rows[i] = malloc(rowb);
+        rows[i] = contig ? block + (size_t)i * rowb : malloc(rowb);
         geb_type_traits_of(wt)->from_f32(rows[i], wf + (size_t)i * cols, cols);
         geb_type_traits_of(wt)->to_f32(wf + (size_t)i * cols, rows[i], cols);
     }
@@ -404,9 +408,11 @@ static void check_gemm_one(const char *var, geb_type wt, const geb_gemm_kernels 
     for (int i = 0; i <= tr; i++)
         for (int b = 0; b < ldp; b++)
             stray += (i >= mr || b >= tb) && part[(size_t)i * ldp + b] != CANARY;
-    CHECK_MSG(bad == 0 && stray == 0 && !unwritten, "%s %s gemm cols=%d mr=%d nb=%d: %d wrong, %d stray%s",
-              var, geb_type_traits_of(wt)->name, cols, mr, nb, bad, stray, unwritten ? ", panel bytes left unwritten" : "");
-    for (int i = 0; i < tr; i++) free(rows[i]);
+    CHECK_MSG(bad == 0 && stray == 0 && !unwritten, "%s %s gemm cols=%d mr=%d nb=%d%s: %d wrong, %d stray%s",
+              var, geb_type_traits_of(wt)->name, cols, mr, nb, contig ? " contiguous" : "", bad, stray,
+              unwritten ? ", panel bytes left unwritten" : "");
+    for (int i = 0; i < tr && !contig; i++) free(rows[i]);
+    free(block);
     free(wf), free(x), free(xr), free(part), free(panel), free(panel2), free(xq), free(wt_form);
     nchecks++;
 }
@@ -424,8 +430,12 @@ static void check_gemm(const char *var, geb_type wt, const geb_gemm_kernels *g) 
         if (cols[ci] % q) continue;
         for (int mr = 1; mr <= g->tile_rows; mr++)
             for (int ni = (mr + ci) % 2; ni < LEN(nbs) && nbs[ni] <= g->tile_b; ni += 1 + (cols[ci] > 300))
-                check_gemm_one(var, wt, g, cols[ci], mr, nbs[ni]);
+                check_gemm_one(var, wt, g, cols[ci], mr, nbs[ni], 0);
     }
+    /* Full tiles of rows as a matrix holds them, every token count. */
+    for (int ci = 0; ci < LEN(cols); ci++)
+        for (int ni = 0; ni < LEN(nbs) && !(cols[ci] % q) && nbs[ni] <= g->tile_b; ni++)
+            check_gemm_one(var, wt, g, cols[ci], g->tile_rows, nbs[ni], 1);
 }
 
 /* Every size combination for one weight type of one variant. */
