@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "guard.h"
 #include "kernels.h"
+#include "qk.h"
 
 static void on_sigint(int sig) {
     (void)sig;
@@ -102,8 +103,8 @@ static void print_timings(const geb_session *s, const geb_gen_params *gp, const 
             bytes / 1e9, geb_type_traits_of(geb_weights_type(w))->name);
     /* ru_maxrss is in KiB on Linux; MB here are 10^6 bytes like GB above. */
     fprintf(stderr, "geb:         peak rss = %10.2f MB\n", ru.ru_maxrss * 1024.0 / 1e6);
-    fprintf(stderr, "geb:          threads = %d (%s kernels)\n", geb_pool_size(s->pool),
-            geb_model_kernels(s->model)->name);
+    const char *isa = geb_model_kernels(s->model)->name, *variant = geb_qk_best(isa);
+    fprintf(stderr, "geb:          threads = %d (%s kernels)\n", geb_pool_size(s->pool), variant ? variant : isa);
     fprintf(stderr, "geb:             seed = %llu\n", (unsigned long long)sp->seed);
 }
 
