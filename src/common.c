@@ -115,10 +115,25 @@ int geb_add_size(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 void *geb_alloc_big(size_t bytes) {
     if (bytes == 0) bytes = 1;
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
+    /* Buffers of 2 MB and more start on a 2 MB boundary (map one huge page
+     * more, unmap the slack): a huge page only backs an aligned 2 MB of the
+     * mapping, so an unaligned start leaves the head and tail in 4 KB pages. */
+    size_t extra = bytes >= HUGE_ALIGN ? HUGE_ALIGN : 0;
+    if (bytes > SIZE_MAX - extra) return NULL;
+    uint8_t *m = mmap(NULL, bytes + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uint8_t *p = m;
+    if (extra) {
+        long ps = sysconf(_SC_PAGESIZE);
+        size_t page = ps > 0 ? (size_t)ps : 4096, end = (bytes + page - 1) / page * page;
+        p = (uint8_t *)(((uintptr_t)m + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+        if (p > m) munmap(m, (size_t)(p - m));
+        if (m + bytes + extra > p + end) munmap(p + end, (size_t)(m + bytes + extra - (p + end)));
+    }
 #ifdef MADV_HUGEPAGE
     /* A hint: without THP support this fails harmlessly. */
     madvise(p, bytes, MADV_HUGEPAGE);

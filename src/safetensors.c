@@ -358,6 +358,13 @@ static int open_shard(geb_st *st, char *path, geb_err *err) {
             close(fd);
             return geb_err_set(err, "cannot map %s: %s", path, strerror(e));
         }
+#ifdef MADV_HUGEPAGE
+        /* Pages that fault in from disk then come as 2 MB folios, mapped by
+         * one TLB entry each: BF16 weights read in place decoded 1.2x
+         * faster (tg64 -w bf16: 10.1 -> 12.3 tok/s, 70% -> 86% of the read
+         * bandwidth) than from a page cache of small folios.  A hint only. */
+        (void)madvise(m, sh->size, MADV_HUGEPAGE);
+#endif
         sh->base = m;
         sh->mapped = 1;
         geb_guard_add(m, sh->size, sh->label); /* SIGBUS here: one line, exit 1 */
