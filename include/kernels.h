@@ -160,4 +160,13 @@ int geb_kernels_isa_ok(const char *name);
 /* Names of every table compiled in, NULL-terminated (for --version). */
 const char *const *geb_kernels_names(void);
 
+/* 1 if the decode matvecs that can (AVX-512 F32, BF16, packed Q8_0/Q4_0)
+ * ask for their rows ahead with software prefetches, 0 if they leave it to
+ * the hardware prefetcher.  Set with the tables: GEB_PREFETCH=0|1 if given,
+ * else 0 on AMD and 1 elsewhere (measured: on Xeons 4-18% faster with it,
+ * on Zen 4 slower).  Tests may flip it; the results do not depend on it. */
+extern int geb_prefetch_rows;
+/* "on" / "off": what geb_prefetch_rows is once the tables are filled. */
+const char *geb_kernels_prefetch_name(void);
+
 #endif

@@ -104,7 +104,8 @@ static void print_timings(const geb_session *s, const geb_gen_params *gp, const 
     /* ru_maxrss is in KiB on Linux; MB here are 10^6 bytes like GB above. */
     fprintf(stderr, "geb:         peak rss = %10.2f MB\n", ru.ru_maxrss * 1024.0 / 1e6);
     const char *isa = geb_model_kernels(s->model)->name, *variant = geb_qk_best(isa);
-    fprintf(stderr, "geb:          threads = %d (%s kernels)\n", geb_pool_size(s->pool), variant ? variant : isa);
+    fprintf(stderr, "geb:          threads = %d (%s kernels), software prefetch %s\n", geb_pool_size(s->pool),
+            variant ? variant : isa, geb_kernels_prefetch_name());
     fprintf(stderr, "geb:             seed = %llu\n", (unsigned long long)sp->seed);
 }
 

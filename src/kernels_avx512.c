@@ -61,14 +61,15 @@ static void avx512_axpy(float *y, float a, const float *x, int n) {
  * measured tg32 -w f32 +4-7% at 1 and 2 threads on Emerald Rapids and
  * +7-18% (1 thread) / +5% (2) on a second Xeon (alternating binaries);
  * 256 was slower than none. */
+#ifndef FPF
 #define FPF 512
+#endif
 
 /* A matvec pass of four rows: y[0..3] = w[j] . x[0].  Each
  * x vector is loaded once for four rows; two accumulators per row give eight
  * independent FMA chains. */
-static void mv_rows4(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
-                     int cols, int mr, int nr) {
-    (void)ldy, (void)mr, (void)nr; /* a pass: four rows, one token, y[0..3] */
+static inline __attribute__((always_inline)) void mv_rows4(float *y, const uint8_t *const *w,
+                                                           const void *const *xv, int cols, const int pf) { /* a pass: four rows, one token, y[0..3] */
     const float *w0 = (const float *)w[0], *w1 = (const float *)w[1];
     const float *w2 = (const float *)w[2], *w3 = (const float *)w[3];
     const float *x = xv[0];
@@ -78,14 +79,16 @@ static void mv_rows4(float *y, size_t ldy, const uint8_t *const *w, const void *
     __m512 b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
     int k = 0;
     for (; k + 32 <= cols; k += 32) {
-        _mm_prefetch((const char *)(w0 + k + FPF), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w1 + k + FPF), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w2 + k + FPF), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w3 + k + FPF), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w0 + k + FPF + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w1 + k + FPF + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w2 + k + FPF + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w3 + k + FPF + 16), _MM_HINT_T0);
+        if (pf) {
+            _mm_prefetch((const char *)(w0 + k + FPF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k + FPF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + k + FPF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + k + FPF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w0 + k + FPF + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k + FPF + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + k + FPF + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + k + FPF + 16), _MM_HINT_T0);
+        }
         __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + k), x0, a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + k), x0, a1);
@@ -111,9 +114,21 @@ static void mv_rows4(float *y, size_t ldy, const uint8_t *const *w, const void *
     y[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
 }
 
+static void mv_rows4_pf(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                        int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr;
+    mv_rows4(y, w, xv, cols, 1);
+}
+
+static void mv_rows4_hw(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                        int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr;
+    mv_rows4(y, w, xv, cols, 0);
+}
+
 /* y[i] = W[i,:] . x for i in [0, n): four rows a pass, in lanes (rows.h). */
 static void avx512_matvec(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    geb_rows_matvec(mv_rows4, 4, y, w, ldw, x, n, cols);
+    geb_rows_matvec(geb_prefetch_rows ? mv_rows4_pf : mv_rows4_hw, 4, y, w, ldw, x, n, cols);
 }
 
 /* ---- transposed-X product: tokens in lanes, no horizontal sums ---------- */

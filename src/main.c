@@ -71,7 +71,8 @@ static void usage(FILE *f) {
         "  -h, --help             this help\n"
         "\n"
         "environment: GEB_MODEL (model folder), GEB_KERNEL=scalar|avx2|avx512|neon (force a\n"
-        "kernel table; an unknown or unsupported one is an error)\n",
+        "kernel table; an unknown or unsupported one is an error), GEB_PREFETCH=0|1 (software\n"
+        "prefetch in decoding; default: off on AMD, on elsewhere)\n",
         f);
 }
 

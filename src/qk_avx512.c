@@ -36,10 +36,12 @@
  * tg64, 2 threads, Emerald Rapids, alternating: 9.97-9.98 -> 11.54-11.68
  * tok/s, 75-77% -> 87-88% of the read bandwidth (512 B: 84-86%, 2 KB:
  * 83-85%). */
+#ifndef MV_PF
 #define MV_PF 1024
-static void fb_mv_pairs(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
-                        int cols, int mr, int nr) {
-    (void)ldy, (void)mr, (void)nr; /* a pass: 8 rows, one token, y[0..7] */
+#endif
+static inline __attribute__((always_inline)) void fb_mv_pairs(float *y, const uint8_t *const *w,
+                                                              const void *const *xv, int cols, const int pf) {
+    /* a pass: 8 rows, one token, y[0..7] */
     const float *x = xv[0];
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -53,7 +55,7 @@ static void fb_mv_pairs(float *y, size_t ldy, const uint8_t *const *w, const voi
         __m512 xe = _mm512_permutex2var_ps(x0, even, x1), xo = _mm512_permutex2var_ps(x0, odd, x1);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
-            _mm_prefetch((const char *)(w[i] + 2 * (size_t)k + MV_PF), _MM_HINT_T0);
+            if (pf) _mm_prefetch((const char *)(w[i] + 2 * (size_t)k + MV_PF), _MM_HINT_T0);
             __m512i p = _mm512_loadu_si512(w[i] + 2 * (size_t)k);
             acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(p, 16)), xe, acc[i]);
             acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(p, hi)), xo, acc[i]);
@@ -66,8 +68,20 @@ static void fb_mv_pairs(float *y, size_t ldy, const uint8_t *const *w, const voi
     }
 }
 
+static void fb_mv_pairs_pf(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                           int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr;
+    fb_mv_pairs(y, w, xv, cols, 1);
+}
+
+static void fb_mv_pairs_hw(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
+                           int cols, int mr, int nr) {
+    (void)ldy, (void)mr, (void)nr;
+    fb_mv_pairs(y, w, xv, cols, 0);
+}
+
 static void mv_bf16_pairs(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    geb_rows_matvec(fb_mv_pairs, 8, y, w, ldw, x, n, cols);
+    geb_rows_matvec(geb_prefetch_rows ? fb_mv_pairs_pf : fb_mv_pairs_hw, 8, y, w, ldw, x, n, cols);
 }
 
 const geb_qk_table geb_qk_avx512 = {{

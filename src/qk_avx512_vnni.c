@@ -208,7 +208,9 @@ static void to_f32_q8_0_packed(float *dst, size_t ldd, const uint8_t *w, size_t 
 /* Each lane's block 2 KB ahead is prefetched: GEB-1.3B tg64, 2 threads,
  * Emerald Rapids, alternating: q4_0 32.9-34.7 -> 37.3-38.1 tok/s, q8_0
  * 19.7-20.9 -> 21.5-21.7 (1 KB and 4 KB: less). */
+#ifndef VPF
 #define VPF 2048
+#endif
 #define V_RN 4 /* tokens a small-batch tile multiplies at once */
 
 static inline __attribute__((always_inline)) void v_weights(__m512i *wv, const uint8_t *q, const int q8) {
@@ -261,7 +263,7 @@ static void v_token_sums(float *dx, int32_t *nsx, const uint8_t *xs, int bn, con
 static inline __attribute__((always_inline)) void v_pass(float *const *y, const uint8_t *const *w,
                                                          const uint8_t *xb, const float *dx,
                                                          const int32_t *nsx, int bn, int add,
-                                                         const int ng, const int q8) {
+                                                         const int ng, const int q8, const int pf) {
     const size_t bs = q8 ? P8_BLOCK : P4_BLOCK;
     __m512 acc[V_G];
     const uint8_t *q[V_G];
@@ -273,7 +275,8 @@ static inline __attribute__((always_inline)) void v_pass(float *const *y, const 
 #pragma GCC unroll 4
         for (int g = 0; g < ng; g++) {
             __m512i wv[4];
-            for (size_t o = 0; o < bs; o += 64) _mm_prefetch((const char *)(q[g] + VPF + o), _MM_HINT_T0);
+            if (pf)
+                for (size_t o = 0; o < bs; o += 64) _mm_prefetch((const char *)(q[g] + VPF + o), _MM_HINT_T0);
             v_weights(wv, q[g], q8);
             acc[g] = v_block(acc[g], wv, xp, nsx[b], dx[b], v_scales(q[g]));
             q[g] += bs;
@@ -288,7 +291,8 @@ static inline __attribute__((always_inline)) void v_pass(float *const *y, const 
  * blocks whose token scales and sums are taken once (the partial sums of a
  * row meet in y). */
 static inline __attribute__((always_inline)) void v_matvec(float *y, const uint8_t *w, size_t ldw,
-                                                           const void *x, int n, int cols, const int q8) {
+                                                           const void *x, int n, int cols, const int q8,
+                                                           const int pf) {
     const uint8_t *xb = x;
     const size_t bs = q8 ? P8_BLOCK : P4_BLOCK;
     int nb = cols / GEB_QK, ng = n / GEB_PACK_ROWS, lane = (ng + V_G - 1) / V_G;
@@ -309,19 +313,21 @@ static inline __attribute__((always_inline)) void v_matvec(float *y, const uint8
                 wg[k] = w + (size_t)g * gbytes + (size_t)b0 * bs, yg[k] = y + (size_t)g * GEB_PACK_ROWS;
                 k++;
             }
-            if (k == V_G) v_pass(yg, wg, xs, dx, nsx, bn, b0 > 0, V_G, q8);
+            if (k == V_G) v_pass(yg, wg, xs, dx, nsx, bn, b0 > 0, V_G, q8, pf);
             else
-                for (int i = 0; i < k; i++) v_pass(yg + i, wg + i, xs, dx, nsx, bn, b0 > 0, 1, q8);
+                for (int i = 0; i < k; i++) v_pass(yg + i, wg + i, xs, dx, nsx, bn, b0 > 0, 1, q8, pf);
         }
     }
 }
 
 static void mv_q4_0_packed512(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    v_matvec(y, w, ldw, x, n, cols, 0);
+    if (geb_prefetch_rows) v_matvec(y, w, ldw, x, n, cols, 0, 1);
+    else v_matvec(y, w, ldw, x, n, cols, 0, 0);
 }
 
 static void mv_q8_0_packed512(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    v_matvec(y, w, ldw, x, n, cols, 1);
+    if (geb_prefetch_rows) v_matvec(y, w, ldw, x, n, cols, 1, 1);
+    else v_matvec(y, w, ldw, x, n, cols, 1, 0);
 }
 
 /* One group x nr tokens over blocks [0, bn): the group's weights of a

@@ -155,6 +155,14 @@ one_line "GEB_KERNEL=bogus" $? 1 "GEB_KERNEL=bogus"
 GEB_KERNEL=scalar "$GEB" -m $M -p hi -n 2 -v </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
 expect_rc "GEB_KERNEL=scalar" $rc 0
 grep -q "(scalar kernels)" "$tmp/err" && ok || bad "GEB_KERNEL=scalar is used"
+GEB_PREFETCH=2 "$GEB" -m $M -p hi -n 1 </dev/null >"$tmp/out" 2>"$tmp/err"
+one_line "GEB_PREFETCH=2" $? 1 "GEB_PREFETCH=2"
+for p in 0 1; do
+    GEB_PREFETCH=$p "$GEB" -m $M -p hi -n 2 -v </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+    expect_rc "GEB_PREFETCH=$p" $rc 0
+    want=off; [ $p = 1 ] && want=on
+    grep -q "software prefetch $want" "$tmp/err" && ok || bad "GEB_PREFETCH=$p is used"
+done
 
 # --- bench -t ------------------------------------------------------------------
 for t in abc 0 1,x; do
