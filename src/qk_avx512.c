@@ -36,52 +36,62 @@
  * tg64, 2 threads, Emerald Rapids, alternating: 9.97-9.98 -> 11.54-11.68
  * tok/s, 75-77% -> 87-88% of the read bandwidth (512 B: 84-86%, 2 KB:
  * 83-85%). */
+#ifndef BF_HW_LANES
+#define BF_HW_LANES 4
+#endif
 #ifndef MV_PF
 #define MV_PF 1024
 #endif
 static inline __attribute__((always_inline)) void fb_mv_pairs(float *y, const uint8_t *const *w,
-                                                              const void *const *xv, int cols, const int pf) {
-    /* a pass: 8 rows, one token, y[0..7] */
+                                                              const void *const *xv, int cols,
+                                                              const int nr, const int pf) {
+    /* a pass: nr rows, one token, y[0..nr) */
     const float *x = xv[0];
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
     __m512 acc[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+    for (int i = 0; i < nr; i++) acc[i] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 32 <= cols; k += 32) {
         __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
         __m512 xe = _mm512_permutex2var_ps(x0, even, x1), xo = _mm512_permutex2var_ps(x0, odd, x1);
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < nr; i++) {
             if (pf) _mm_prefetch((const char *)(w[i] + 2 * (size_t)k + MV_PF), _MM_HINT_T0);
             __m512i p = _mm512_loadu_si512(w[i] + 2 * (size_t)k);
             acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(p, 16)), xe, acc[i]);
             acc[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(p, hi)), xo, acc[i]);
         }
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < nr; i++) {
         float s = _mm512_reduce_add_ps(acc[i]);
         for (int kk = k; kk < cols; kk++) s += geb_bf16_to_f32(geb_qk_u16(w[i] + 2 * (size_t)kk)) * x[kk];
         y[i] = s;
     }
 }
 
+/* With the software prefetch: 8 rows a pass.  Without it the hardware
+ * prefetcher follows fewer streams better: Zen 4, 1 thread, tools/kbench.c
+ * mv -w bf16 (from DRAM), alternating builds, 8 rounds: 8 lanes 24.9-26.9
+ * GB/s, 4 lanes 28.8-30.6, 2 lanes 25.9-31.2; geb bench tg64 -w bf16 at
+ * 1 thread 76-79% of the read bandwidth with 8 lanes, 85-89% with 4. */
 static void fb_mv_pairs_pf(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
                            int cols, int mr, int nr) {
     (void)ldy, (void)mr, (void)nr;
-    fb_mv_pairs(y, w, xv, cols, 1);
+    fb_mv_pairs(y, w, xv, cols, 8, 1);
 }
 
 static void fb_mv_pairs_hw(float *y, size_t ldy, const uint8_t *const *w, const void *const *xv,
                            int cols, int mr, int nr) {
     (void)ldy, (void)mr, (void)nr;
-    fb_mv_pairs(y, w, xv, cols, 0);
+    fb_mv_pairs(y, w, xv, cols, BF_HW_LANES, 0);
 }
 
 static void mv_bf16_pairs(float *y, const uint8_t *w, size_t ldw, const void *x, int n, int cols) {
-    geb_rows_matvec(geb_prefetch_rows ? fb_mv_pairs_pf : fb_mv_pairs_hw, 8, y, w, ldw, x, n, cols);
+    if (geb_prefetch_rows) geb_rows_matvec(fb_mv_pairs_pf, 8, y, w, ldw, x, n, cols);
+    else geb_rows_matvec(fb_mv_pairs_hw, BF_HW_LANES, y, w, ldw, x, n, cols);
 }
 
 const geb_qk_table geb_qk_avx512 = {{
