@@ -432,9 +432,10 @@ int main(void) {
             continue;
         }
         CHECK(strcmp(k->name, names[i]) == 0);
-        /* Both ways of streaming rows (kernels.h): the results must not
-         * depend on the software prefetches. */
-        for (int pf = 0; pf < 2; pf++) {
+        /* Both ways of streaming rows (kernels.h) where the table has
+         * them: the results must not depend on the software prefetches. */
+        int both = strcmp(k->name, "avx512") == 0, own = geb_prefetch_rows;
+        for (int pf = both ? 0 : own; pf <= (both ? 1 : own); pf++) {
             geb_prefetch_rows = pf;
             printf("kernels: testing %s, software prefetch %s\n", k->name, pf ? "on" : "off");
             check_table(k);
@@ -442,6 +443,7 @@ int main(void) {
             check_typed(k);
             check_packed(k);
         }
+        geb_prefetch_rows = own;
         check_att(k);
         tested++;
     }
