@@ -205,6 +205,11 @@ static void to_f32_q8_0_packed(float *dst, size_t ldd, const uint8_t *w, size_t 
  * (tools/kbench.c mv -p -w q4_0 from cache, 1 thread, Ice Lake: 17-19 ->
  * 31-32 GB/s). */
 #define V_G 4 /* groups a matvec pass reads at once, each from its own lane of the chunk */
+/* Without the software prefetch, 2 lanes: the hardware prefetcher follows
+ * fewer streams better (Zen 4, GEB-1.3B tg64 1 thread, alternating builds,
+ * 4 rounds: q4_0 38.1-40.5 -> 39.1-41.3 tok/s, q8_0 82-85% -> 86-92% of the
+ * read bandwidth; 2 threads within the noise). */
+#define V_G_HW 2
 /* Each lane's block 2 KB ahead is prefetched: GEB-1.3B tg64, 2 threads,
  * Emerald Rapids, alternating: q4_0 32.9-34.7 -> 37.3-38.1 tok/s, q8_0
  * 19.7-20.9 -> 21.5-21.7 (1 KB and 4 KB: less). */
@@ -287,7 +292,7 @@ static inline __attribute__((always_inline)) void v_pass(float *const *y, const 
 }
 
 /* y[i] = W[i] . x for the n packed rows at w (groups ldw * 8 bytes apart):
- * the groups cut into V_G lanes as rows.h cuts rows, passes of P4_SEG
+ * the groups cut into V_G (V_G_HW) lanes as rows.h cuts rows, passes of P4_SEG
  * blocks whose token scales and sums are taken once (the partial sums of a
  * row meet in y). */
 static inline __attribute__((always_inline)) void v_matvec(float *y, const uint8_t *w, size_t ldw,
@@ -295,7 +300,8 @@ static inline __attribute__((always_inline)) void v_matvec(float *y, const uint8
                                                            const int pf) {
     const uint8_t *xb = x;
     const size_t bs = q8 ? P8_BLOCK : P4_BLOCK;
-    int nb = cols / GEB_QK, ng = n / GEB_PACK_ROWS, lane = (ng + V_G - 1) / V_G;
+    const int vg = pf ? V_G : V_G_HW;
+    int nb = cols / GEB_QK, ng = n / GEB_PACK_ROWS, lane = (ng + vg - 1) / vg;
     size_t gbytes = ldw * GEB_PACK_ROWS;
     float dx[P4_SEG];
     int32_t nsx[P4_SEG];
@@ -307,13 +313,13 @@ static inline __attribute__((always_inline)) void v_matvec(float *y, const uint8
             const uint8_t *wg[V_G];
             float *yg[V_G];
             int k = 0;
-            for (int l = 0; l < V_G; l++) {
+            for (int l = 0; l < vg; l++) {
                 int g = l * lane + r;
                 if (g >= ng) break;
                 wg[k] = w + (size_t)g * gbytes + (size_t)b0 * bs, yg[k] = y + (size_t)g * GEB_PACK_ROWS;
                 k++;
             }
-            if (k == V_G) v_pass(yg, wg, xs, dx, nsx, bn, b0 > 0, V_G, q8, pf);
+            if (k == vg) v_pass(yg, wg, xs, dx, nsx, bn, b0 > 0, vg, q8, pf);
             else
                 for (int i = 0; i < k; i++) v_pass(yg + i, wg + i, xs, dx, nsx, bn, b0 > 0, 1, q8, pf);
         }
