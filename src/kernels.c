@@ -86,10 +86,17 @@ static int cpu_is_amd(void) {
 }
 #endif
 
-static void choose_prefetch(void) {
+/* GEB_PREFETCH as 0 or 1; -1 if unset or empty, -2 if anything else. */
+static int prefetch_env(void) {
     const char *env = getenv("GEB_PREFETCH");
-    if (env && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0)) {
-        geb_prefetch_rows = env[0] == '1';
+    if (!env || !*env) return -1;
+    return strcmp(env, "0") == 0 ? 0 : strcmp(env, "1") == 0 ? 1 : -2;
+}
+
+static void choose_prefetch(void) {
+    int env = prefetch_env();
+    if (env >= 0) {
+        geb_prefetch_rows = env;
         return;
     }
 #if defined(__x86_64__)
@@ -139,9 +146,8 @@ int geb_kernels_isa_ok(const char *name) { return name && isa_table(name) != NUL
 /* GEB_KERNEL if set (it must name a table this CPU runs), else the first
  * supported of the list; a GEB_PREFETCH other than 0 or 1 is refused. */
 const geb_kernels *geb_kernels_best(geb_err *err) {
-    const char *pf = getenv("GEB_PREFETCH");
-    if (pf && *pf && strcmp(pf, "0") != 0 && strcmp(pf, "1") != 0) {
-        geb_err_set(err, "GEB_PREFETCH=%s: must be 0 (leave it to the hardware) or 1", pf);
+    if (prefetch_env() == -2) {
+        geb_err_set(err, "GEB_PREFETCH=%s: must be 0 (leave it to the hardware) or 1", getenv("GEB_PREFETCH"));
         return NULL;
     }
     const char *env = getenv("GEB_KERNEL");

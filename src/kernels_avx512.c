@@ -69,7 +69,8 @@ static void avx512_axpy(float *y, float a, const float *x, int n) {
  * x vector is loaded once for four rows; two accumulators per row give eight
  * independent FMA chains. */
 static inline __attribute__((always_inline)) void mv_rows4(float *y, const uint8_t *const *w,
-                                                           const void *const *xv, int cols, const int pf) { /* a pass: four rows, one token, y[0..3] */
+                                                           const void *const *xv, int cols, const int pf) {
+    /* a pass: four rows, one token, y[0..3]; pf: prefetch FPF ahead */
     const float *w0 = (const float *)w[0], *w1 = (const float *)w[1];
     const float *w2 = (const float *)w[2], *w3 = (const float *)w[3];
     const float *x = xv[0];
