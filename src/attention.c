@@ -19,6 +19,7 @@ typedef void (*widen_fn)(float *, const uint8_t *, int);
 typedef struct attn_job {
     const geb_attn_args *a;
     int split, per;   /* a group's heads in `split` items of <= `per` heads */
+    int qb, blocks;   /* block path: items of qb tokens, `blocks` per kv group */
     atomic_int next;
 } attn_job;
 
@@ -98,7 +99,7 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
                 for (int d = 0; d < D; d++) o[(size_t)i * D + d] *= c;
                 mx[i] = m;
             }
-            for (int u = 0; u < nu; u++) sum[i] += s[i][u] = expf(s[i][u] - m);
+            sum[i] += a->k->att_exp(s[i], nu, m);
         }
         values(a, o, s, nh, vc, u0, nu, row);
     }
@@ -120,8 +121,160 @@ static void attn_task(void *p, int ith, int nth) {
     }
 }
 
+/* ---- prompts: blocks of queries against blocks of keys --------------------
+ * attend() scores one query token at a time: each score is a dot product
+ * of D floats ending in a horizontal sum, and at pp512 attention took 13% of
+ * a BF16 prefill (perf; 2.3% of its FLOPs).  A prompt item here is instead
+ * up to QROWS query rows (qb tokens x the G heads of one kv group) against
+ * blocks of POS_BLOCK cached positions, both products run by the table's
+ * F32 GEMM tile: S = Q K^T with the block's keys transposed (positions in
+ * lanes) and O += P V with its values as rows (dimensions in lanes).  The
+ * online softmax is attend()'s, per row; a row's positions past its own
+ * token are masked out of each block. */
+#define QROWS 64      /* query rows of a block item */
+#define BLOCK_D 256   /* largest head the block path takes (its scratch is on the stack) */
+
+typedef struct blk_scratch {
+    float kt[BLOCK_D * POS_BLOCK]; /* kt[d*POS_BLOCK + u] = K[u0 + u][d] */
+    float vp[POS_BLOCK * BLOCK_D]; /* vp[u*Dp + d] = V[u0 + u][d], zero for d >= D */
+    float s[QROWS * POS_BLOCK];    /* scores, then probabilities */
+    float o[QROWS * BLOCK_D];      /* unnormalized outputs, rows of Dp */
+    float mx[QROWS], sum[QROWS];
+    const float *q[QROWS], *p[QROWS];
+    int t[QROWS];                  /* the position of each row's token */
+} blk_scratch;
+
+/* Key rows [u0, u0 + nu) of one kv head transposed into kt, positions up
+ * to the next multiple of 16 zeroed (the tile reads whole vectors). */
+static void load_keys(const geb_attn_args *a, blk_scratch *w, const uint8_t *kc, int u0, int nu) {
+    const geb_kv *kv = a->kv;
+    int D = kv->head_dim, nz = (nu + 15) / 16 * 16;
+    float row[BLOCK_D];
+    for (int u = 0; u < nu; u++) {
+        const uint8_t *src = kc + (size_t)(u0 + u) * kv->row_k;
+        const float *kr = (const float *)(const void *)src;
+        if (kv->type_k != GEB_TYPE_F32) widen_rows(a, kv->type_k, row, src, kv->row_k, 1, D), kr = row;
+        for (int d = 0; d < D; d++) w->kt[(size_t)d * POS_BLOCK + u] = kr[d];
+    }
+    for (int d = 0; d < D; d++)
+        for (int u = nu; u < nz; u++) w->kt[(size_t)d * POS_BLOCK + u] = 0.0f;
+}
+
+/* Value rows [u0, u0 + nu) as rows of Dp floats. */
+static void load_values(const geb_attn_args *a, blk_scratch *w, const uint8_t *vc, int u0, int nu, int Dp) {
+    const geb_kv *kv = a->kv;
+    int D = kv->head_dim;
+    for (int u = 0; u < nu; u++) {
+        float *dst = w->vp + (size_t)u * Dp;
+        const uint8_t *src = vc + (size_t)(u0 + u) * kv->row_v;
+        if (kv->type_v == GEB_TYPE_F32) memcpy(dst, src, sizeof(float) * D);
+        else widen_rows(a, kv->type_v, dst, src, kv->row_v, 1, D);
+        for (int d = D; d < Dp; d++) dst[d] = 0.0f;
+    }
+}
+
+/* The online softmax over one block of scores: rows' maxima and sums move
+ * on, outputs are rescaled when a maximum grows, and s becomes the block's
+ * probabilities (0 where masked). */
+static void block_softmax(const geb_kernels *k, blk_scratch *w, int rows, int u0, int nu, int Dp,
+                          float scale) {
+    for (int r = 0; r < rows; r++) {
+        float *sr = w->s + (size_t)r * POS_BLOCK, m = w->mx[r];
+        int n = w->t[r] - u0 + 1 < nu ? w->t[r] - u0 + 1 : nu; /* unmasked positions */
+        for (int u = 0; u < n; u++) {
+            sr[u] *= scale;
+            m = sr[u] > m ? sr[u] : m;
+        }
+        if (m > w->mx[r]) {
+            float c = expf(w->mx[r] - m);
+            float *o = w->o + (size_t)r * Dp;
+            w->sum[r] *= c;
+            for (int d = 0; d < Dp; d++) o[d] *= c;
+            w->mx[r] = m;
+        }
+        if (n > 0) w->sum[r] += k->att_exp(sr, n, m);
+        for (int u = n > 0 ? n : 0; u < nu; u++) sr[u] = 0.0f;
+    }
+}
+
+/* Tokens b0.. (nb of them) x the heads of kv group g. */
+static void attend_block(const geb_attn_args *a, blk_scratch *w, int g, int b0, int nb) {
+    const geb_kernels *k = a->k;
+    const geb_kv *kv = a->kv;
+    int D = kv->head_dim, Dp = (D + 15) / 16 * 16, G = a->n_heads / kv->n_kv_heads;
+    int rows = nb * G, tr = k->tile_rows, tb = k->tile_b;
+    const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
+    for (int r = 0; r < rows; r++) {
+        int b = b0 + r / G;
+        w->q[r] = a->q + ((size_t)b * a->n_heads + g * G + r % G) * D;
+        w->p[r] = w->s + (size_t)r * POS_BLOCK;
+        w->t[r] = a->pos + b;
+        w->mx[r] = -INFINITY, w->sum[r] = 0.0f;
+    }
+    memset(w->o, 0, sizeof(float) * (size_t)rows * Dp);
+    int last = a->pos + b0 + nb - 1;
+    for (int u0 = 0; u0 <= last; u0 += POS_BLOCK) {
+        int nu = last + 1 - u0 < POS_BLOCK ? last + 1 - u0 : POS_BLOCK;
+        load_keys(a, w, kc, u0, nu);
+        for (int r = 0; r < rows; r += tr) {
+            int mr = rows - r < tr ? rows - r : tr;
+            const float *qr[GEB_TILE_MAX_ROWS];
+            for (int i = 0; i < tr; i++) qr[i] = w->q[r + (i < mr ? i : mr - 1)];
+            for (int p0 = 0; p0 < nu; p0 += tb)
+                k->tile_f32(w->s + (size_t)r * POS_BLOCK + p0, POS_BLOCK, mr, qr, w->kt + p0, POS_BLOCK, D,
+                            1, nu - p0 < tb ? nu - p0 : tb);
+        }
+        block_softmax(k, w, rows, u0, nu, Dp, 1.0f / sqrtf((float)D));
+        load_values(a, w, vc, u0, nu, Dp);
+        for (int r = 0; r < rows; r += tr) {
+            int mr = rows - r < tr ? rows - r : tr;
+            const float *pr[GEB_TILE_MAX_ROWS];
+            for (int i = 0; i < tr; i++) pr[i] = w->p[r + (i < mr ? i : mr - 1)];
+            for (int d0 = 0; d0 < Dp; d0 += tb)
+                k->tile_f32(w->o + (size_t)r * Dp + d0, Dp, mr, pr, w->vp + d0, (size_t)Dp, nu, 0,
+                            Dp - d0 < tb ? Dp - d0 : tb);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        int b = b0 + r / G;
+        float *out = a->out + ((size_t)b * a->n_heads + g * G + r % G) * D, inv = 1.0f / w->sum[r];
+        for (int d = 0; d < D; d++) out[d] = w->o[(size_t)r * Dp + d] * inv;
+    }
+}
+
+/* Items from the last tokens' (the longest) down, so the short ones even
+ * out the threads at the end. */
+static void attn_block_task(void *p, int ith, int nth) {
+    attn_job *j = p;
+    const geb_attn_args *a = j->a;
+    (void)ith, (void)nth;
+    int nkv = a->kv->n_kv_heads, items = nkv * j->blocks, i;
+    blk_scratch w;
+    while ((i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < items) {
+        int blk = j->blocks - 1 - i / nkv, b0 = blk * j->qb;
+        attend_block(a, &w, i % nkv, b0, a->B - b0 < j->qb ? a->B - b0 : j->qb);
+    }
+}
+
+/* The block path pays a transposition of each key block per item: worth
+ * it once an item has a few query rows to share it. */
+static int use_blocks(const geb_attn_args *a) {
+    int G = a->n_heads / a->kv->n_kv_heads;
+    return a->B > 1 && (long)a->B * G >= 8 && G <= QROWS && a->kv->head_dim <= BLOCK_D;
+}
+
 void geb_attention(geb_pool *pool, const geb_attn_args *a) {
     int nkv = a->kv->n_kv_heads, G = a->n_heads / nkv, nth = geb_pool_size(pool), s = 1;
+    if (use_blocks(a)) {
+        attn_job j = {.a = a};
+        j.qb = G >= QROWS ? 1 : QROWS / G;
+        /* Enough items to keep every thread busy. */
+        while (j.qb > 1 && (long)nkv * ((a->B + j.qb - 1) / j.qb) < 4L * nth) j.qb /= 2;
+        j.blocks = (a->B + j.qb - 1) / j.qb;
+        atomic_init(&j.next, 0);
+        geb_pool_run(pool, attn_block_task, &j);
+        return;
+    }
     /* Split a group's heads only as far as needed to give every thread work
      * (one token with few kv groups), and into parts of at most MAX_PART. */
     while (s < G && ((long)a->B * nkv * s < 2L * nth || (G + s - 1) / s > MAX_PART)) s++;

@@ -7,6 +7,8 @@
  *   AV_ZERO()       all zero                   AV_SET1(x)    x in every lane
  *   AV_FMA(a,b,c)   a*b + c                    AV_ADD(a,b)   a + b
  *   AV_HSUM(v)      the sum of the lanes, as a float
+ *   AV_SUB(a,b)     a - b                      AV_EXP(v)     e^v in each lane (below)
+ *   AV_MUL(a,b)     a * b                      AV_DIV(a,b)   a / b
  *
  * Why these exist.  Scoring a block with the matvec kernel and adding
  * values with one axpy per (head, position) cost a call and the matvec's
@@ -81,6 +83,50 @@ static void att_accum(float *o, const float *p, int ldp, int nh, const float *v,
             for (int u = 0; u < nu; u++) acc += p[(size_t)i * ldp + u] * v[(size_t)u * ldv + d0];
             o[(size_t)i * D + d0] = acc;
         }
+}
+
+/* s[u] = e^(s[u] - m) for u < n; returns their sum.  The softmax of
+ * attention: as expf() calls summed one by one it was more than half of a
+ * prompt's attention time (its sum went through memory on every step).
+ * The tail runs through a padded copy so every lane is one formula. */
+static float att_exp(float *s, int n, float m) {
+    AV_T vm = AV_SET1(m), acc = AV_ZERO();
+    int u = 0;
+    for (; u + AV_N <= n; u += AV_N) {
+        AV_T e = AV_EXP(AV_SUB(AV_LOAD(s + u), vm));
+        AV_STORE(s + u, e);
+        acc = AV_ADD(acc, e);
+    }
+    float t = AV_HSUM(acc);
+    if (u < n) {
+        float buf[AV_N];
+        int r = n - u;
+        for (int i = 0; i < AV_N; i++) buf[i] = i < r ? s[u + i] : m;
+        AV_STORE(buf, AV_EXP(AV_SUB(AV_LOAD(buf), vm)));
+        for (int i = 0; i < r; i++) t += s[u + i] = buf[i];
+    }
+    return t;
+}
+
+/* g[i] = silu(g[i]) * u[i] = g[i] u[i] / (1 + e^-g[i]), the gated MLP's
+ * activation (not attention, but the same exponential): as expf() calls on
+ * one thread it was 1-2% of a prompt's samples. */
+static void swiglu(float *g, const float *u, int n) {
+    AV_T one = AV_SET1(1.0f), zero = AV_ZERO();
+    int i = 0;
+    for (; i + AV_N <= n; i += AV_N) {
+        AV_T x = AV_LOAD(g + i);
+        AV_T e = AV_EXP(AV_SUB(zero, x));
+        AV_STORE(g + i, AV_DIV(AV_MUL(x, AV_LOAD(u + i)), AV_ADD(one, e)));
+    }
+    if (i < n) {
+        float bx[AV_N] = {0}, bu[AV_N] = {0};
+        int r = n - i;
+        for (int j = 0; j < r; j++) bx[j] = g[i + j], bu[j] = u[i + j];
+        AV_T x = AV_LOAD(bx);
+        AV_STORE(bx, AV_DIV(AV_MUL(x, AV_LOAD(bu)), AV_ADD(one, AV_EXP(AV_SUB(zero, x)))));
+        for (int j = 0; j < r; j++) g[i + j] = bx[j];
+    }
 }
 
 #endif

@@ -3,6 +3,8 @@
  * table against these. */
 #include "kernels.h"
 
+#include <math.h>
+
 /* Returns sum a[i]*b[i] over n elements, accumulated in order in float. */
 static float scalar_dot(const float *a, const float *b, int n) {
     float s = 0.0f;
@@ -37,6 +39,18 @@ static void scalar_att_accum(float *o, const float *p, int ldp, int nh, const fl
             scalar_axpy(o + (size_t)i * D, p[(size_t)i * ldp + u], v + (size_t)u * ldv, D);
 }
 
+/* s[u] = expf(s[u] - m) for u < n, summed in order. */
+static float scalar_att_exp(float *s, int n, float m) {
+    float t = 0.0f;
+    for (int u = 0; u < n; u++) t += s[u] = expf(s[u] - m);
+    return t;
+}
+
+/* g[i] = g[i] / (1 + expf(-g[i])) * u[i]. */
+static void scalar_swiglu(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 #define TR 4
 #define TB 16
 
@@ -59,6 +73,8 @@ const geb_kernels geb_kernels_scalar = {
     .tile_f32 = scalar_tile,
     .att_scores = scalar_att_scores,
     .att_accum = scalar_att_accum,
+    .att_exp = scalar_att_exp,
+    .swiglu = scalar_swiglu,
     .tile_rows = TR,
     .tile_b = TB,
 };

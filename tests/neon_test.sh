@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# neon_test.sh - runs the NEON kernels, pool and model tests under qemu via
+# neon_test.sh - runs the NEON kernels, pool, model and attention tests under qemu via
 # tests/run_neon.sh (the type kernels with and without the dot product).
 # Without the cross compiler or qemu it skips, except under CI=true, where
 # their absence is a failure (CI installs them).
@@ -31,6 +31,7 @@ if grep -qE '^kernels: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else b
 if grep -qE '^pool: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else bad "pool test under qemu"; fi
 if grep -q '^model: kernel tables scalar neon$' <<<"$out"; then ok; else bad "the model test did not run the neon table"; fi
 if grep -qE '^model: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else bad "model test (fixtures vs float64 reference) under qemu"; fi
+if grep -q '^attention: testing neon$' <<<"$out" && grep -qE '^attention: [1-9][0-9]* passed, 0 failed$' <<<"$out"; then ok; else bad "attention test of the neon table under qemu"; fi
 # The type kernels: both NEON variants under -cpu max, plain NEON without dotprod.
 dot=$(sed -n '/^run_neon: test_types under -cpu max$/,/^types: [0-9]* passed/p' <<<"$out")
 nodot=$(sed -n '/^run_neon: test_types under -cpu cortex-a53$/,/^types: [0-9]* passed/p' <<<"$out")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_neon.sh - cross-compiles the kernel, pool, model and type tests for
+# run_neon.sh - cross-compiles the kernel, pool, model, type and attention tests for
 # AArch64 and runs them under qemu-aarch64, so the NEON table is tested on an
 # x86 machine, alone against the scalar reference and inside the whole forward
 # pass.  The kernel test must report that it tested "neon" and that it was the
@@ -23,7 +23,7 @@ mkdir -p "$out"
 cflags="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Werror -Iinclude -Itests -pthread"
 srcs=$(ls src/*.c | grep -v "^src/main.c$")  # the library; the x86 kernel files compile to nothing
 status=0
-for t in kernels pool model types; do
+for t in kernels pool model types attention; do
     # -static so qemu needs no AArch64 sysroot at run time.
     if ! $CROSS $cflags -static -o "$out/test_$t" "tests/test_$t.c" $srcs -lm; then
         echo "run_neon: cross-compiling test_$t failed" >&2

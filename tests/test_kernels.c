@@ -383,7 +383,37 @@ static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
     free(q), free(kv), free(s), free(o), free(o0);
 }
 
+/* att_exp of table k against the double-precision exponential: every
+ * value within 2 ulp (at e^-87 and below, the clamp's e^-87 is accepted:
+ * nothing beside the maximum's e^0 = 1), the sum within n float roundings,
+ * the canary past n untouched.  Arguments from -90 to 12, the maximum m
+ * among them as the softmax has it. */
+static void check_att_exp_one(const geb_kernels *k, int n) {
+    float *s = malloc(sizeof *s * (n + 1)), *x = malloc(sizeof *x * n);
+    float m = -1e30f;
+    for (int u = 0; u < n; u++) {
+        x[u] = s[u] = u % 7 == 3 ? -90.0f * (float)u / n : 12.0f * frand();
+        m = s[u] > m ? s[u] : m;
+    }
+    s[n] = CANARY;
+    float got = k->att_exp(s, n, m);
+    int bad = 0;
+    double want = 0;
+    for (int u = 0; u < n; u++) {
+        float d = x[u] - m; /* the difference the kernel takes, in float */
+        double e = exp((double)d), ulp = ldexp(1.0, ilogb(e) - 23);
+        want += e;
+        if (d <= -87.0f && s[u] >= 0 && s[u] <= 1.7e-38f) continue;
+        bad += !(fabs(s[u] - e) <= 2 * ulp);
+    }
+    CHECK_MSG(bad == 0 && s[n] == CANARY && fabs(got - want) <= tol(n, want),
+              "%s att_exp n=%d: %d wrong, sum %.9g want %.9g", k->name, n, bad, got, want);
+    free(s), free(x);
+}
+
 static void check_att(const geb_kernels *k) {
+    static const int NE[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 64, 100, 4096};
+    for (size_t i = 0; i < sizeof NE / sizeof *NE; i++) check_att_exp_one(k, NE[i]);
     static const int DS[] = {1, 3, 4, 8, 15, 16, 17, 32, 64, 100, 127, 128, 129, 130, 257};
     static const int NH[] = {1, 2, 4, 7};
     static const int NU[] = {1, 2, 5, 64};

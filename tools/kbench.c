@@ -6,7 +6,7 @@
  *       build/kernels*.o build/qk*.o build/types.o build/common.o build/pool.o \
  *       build/matmul.o -lm -o kbench
  *   ./kbench mv [-k avx2] [-w q4_0] [-c 2048] [-s MB] [-n ROWS] [-p]
- *   ./kbench mm [-k avx2] [-t 2] [-b 512]
+ *   ./kbench mm [-k avx2] [-t 2] [-b 512] [-w f32|bf16]
  *
  * mv: a [rows, c] matrix of size -s MB (default 1024: past every cache),
  * each row a copy of one quantized random row, multiplied in calls of
@@ -19,7 +19,9 @@
  * mm: the GEB-1.3B layer's F32 products for -b tokens through geb_mm_matmul
  * on -t threads, in GFLOP/s and as a fraction of the FMA peak measured on
  * the same pool (a register-only FMA loop, 8 lanes x 2 flops with AVX2,
- * 16 with AVX-512 for the avx512 table).
+ * 16 with AVX-512 for the avx512 table).  -w bf16: BF16 weights through the
+ * table's BF16 GEMM, against a vdpbf16ps loop's peak (16 lanes x 4 flops)
+ * where CPUID has AVX512_BF16.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,18 +133,44 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
 FMA_TASK(fma_task, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_cvtss_f32)
 FMA_TASK(fma512_task, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_cvtss_f32)
 
+/* The same with vdpbf16ps: 12 chains of 16 lanes, 2 products each. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void dpbf16_task(void *ctx, int ith, int nth) {
+    long iters = *(const long *)ctx;
+    (void)ith, (void)nth;
+    __m512bh m = (__m512bh)_mm512_set1_epi32(0x3f803f80), c = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+    __m512 a[12];
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++) {
+        a[0] = _mm512_dpbf16_ps(a[0], m, c), a[1] = _mm512_dpbf16_ps(a[1], m, c);
+        a[2] = _mm512_dpbf16_ps(a[2], m, c), a[3] = _mm512_dpbf16_ps(a[3], m, c);
+        a[4] = _mm512_dpbf16_ps(a[4], m, c), a[5] = _mm512_dpbf16_ps(a[5], m, c);
+        a[6] = _mm512_dpbf16_ps(a[6], m, c), a[7] = _mm512_dpbf16_ps(a[7], m, c);
+        a[8] = _mm512_dpbf16_ps(a[8], m, c), a[9] = _mm512_dpbf16_ps(a[9], m, c);
+        a[10] = _mm512_dpbf16_ps(a[10], m, c), a[11] = _mm512_dpbf16_ps(a[11], m, c);
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    if (_mm512_reduce_add_ps(s) == 12345.0f) puts(""); /* keeps the loop */
+}
+
 /* GFLOP/s of the pool running 12 independent FMA chains per thread, in the
- * vectors of the table being timed (16 lanes for avx512, else 8). */
-static double fma_peak(geb_pool *pool, const char *table) {
+ * vectors of the table being timed (16 lanes for avx512, else 8); for BF16
+ * weights vdpbf16ps chains where the CPU has them. */
+static double fma_peak(geb_pool *pool, const char *table, geb_type t) {
     long iters = 50 * 1000 * 1000;
     int lanes = strcmp(table, "avx512") == 0 ? 16 : 8;
     double t0 = now();
+    if (t == GEB_TYPE_BF16) {
+        if (lanes != 16 || !__builtin_cpu_supports("avx512bf16")) return 0;
+        geb_pool_run(pool, dpbf16_task, &iters);
+        return (double)iters * 12 * 16 * 4 * geb_pool_size(pool) / (now() - t0) / 1e9;
+    }
     geb_pool_run(pool, lanes == 16 ? fma512_task : fma_task, &iters);
     return (double)iters * 12 * lanes * 2 * geb_pool_size(pool) / (now() - t0) / 1e9;
 }
 #else
-static double fma_peak(geb_pool *pool, const char *table) {
-    (void)pool, (void)table;
+static double fma_peak(geb_pool *pool, const char *table, geb_type t) {
+    (void)pool, (void)table, (void)t;
     return 0;
 }
 #endif
@@ -154,7 +182,18 @@ static float *rand_floats(size_t n) {
     return p;
 }
 
-static void run_mm(const geb_kernels *k, int threads, int B) {
+/* n random weights as type t (F32 or BF16). */
+static uint8_t *rand_weights(size_t n, geb_type t) {
+    float *f = rand_floats(n);
+    if (t != GEB_TYPE_BF16) return (uint8_t *)f;
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h) die("out of memory");
+    for (size_t i = 0; i < n; i++) h[i] = geb_f32_to_bf16(f[i]);
+    free(f);
+    return (uint8_t *)h;
+}
+
+static void run_mm(const geb_kernels *k, geb_type t, int threads, int B) {
     enum { H = 2048, F = 5632, KV = 1024 };
     geb_err err = {0};
     geb_pool *pool = geb_pool_create(threads, &err);
@@ -165,8 +204,8 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
     float *y = malloc((size_t)B * 2 * F * sizeof *y), *X = rand_floats((size_t)B * F);
     double flops = 0;
     for (int i = 0; i < 4; i++) {
-        m[i] = (geb_mat){(const uint8_t *)rand_floats((size_t)rows[i] * cols[i]), GEB_TYPE_F32,
-                         (size_t)cols[i] * sizeof(float), rows[i], cols[i], 0};
+        m[i] = (geb_mat){rand_weights((size_t)rows[i] * cols[i], t), t,
+                         geb_type_row_bytes(t, cols[i]), rows[i], cols[i], 0};
         flops += 2.0 * rows[i] * cols[i] * B;
     }
     double best = 0;
@@ -179,9 +218,11 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
         double gf = flops / (now() - t0) / 1e9;
         if (gf > best) best = gf;
     }
-    double peak = fma_peak(pool, k->name);
-    printf("mm %s f32, %d threads, %d tokens: %.1f GFLOP/s", k->name, threads, B, best);
-    if (peak > 0) printf(" = %.0f%% of the measured FMA peak %.1f GFLOP/s", 100 * best / peak, peak);
+    double peak = fma_peak(pool, k->name, t);
+    printf("mm %s %s, %d threads, %d tokens: %.1f GFLOP/s", k->name, geb_type_traits_of(t)->name, threads, B, best);
+    if (peak > 0)
+        printf(" = %.0f%% of the measured %s peak %.1f GFLOP/s", 100 * best / peak,
+               t == GEB_TYPE_BF16 ? "vdpbf16ps" : "FMA", peak);
     printf("\n");
     geb_mm_free(mm);
     geb_pool_free(pool);
@@ -190,7 +231,7 @@ static void run_mm(const geb_kernels *k, int threads, int B) {
 int main(int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "mv") && strcmp(argv[1], "mm")))
         die("usage: kbench mv|mm [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS] [-p] [-t N] [-b N]");
-    const char *kname = NULL, *wname = "q4_0";
+    const char *kname = NULL, *wname = NULL;
     int cols = 2048, threads = 2, B = 512;
     long mb = 1024, per_call = 0;
     int packed = 0;
@@ -213,8 +254,10 @@ int main(int argc, char **argv) {
     const geb_kernels *k = kname ? geb_kernels_get(kname) : geb_kernels_best(&err);
     if (!k) die("kernel table not available here");
     geb_type t;
-    if (geb_type_from_name(wname, &t) != 0) die("unknown weight type");
-    if (!strcmp(argv[1], "mv")) run_mv(k, t, cols, mb, per_call, packed);
-    else run_mm(k, threads, B > 0 && B <= 4096 ? B : 512);
+    int mv = !strcmp(argv[1], "mv");
+    if (geb_type_from_name(wname ? wname : mv ? "q4_0" : "f32", &t) != 0) die("unknown weight type");
+    if (mv) run_mv(k, t, cols, mb, per_call, packed);
+    else if (t != GEB_TYPE_F32 && t != GEB_TYPE_BF16) die("mm takes -w f32 or bf16");
+    else run_mm(k, t, threads, B > 0 && B <= 4096 ? B : 512);
     return 0;
 }
