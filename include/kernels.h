@@ -138,6 +138,12 @@ typedef struct geb_kernels {
                        int nu, int D, float scale);
     void (*att_accum)(float *o, const float *p, int ldp, int nh, const float *v, size_t ldv,
                       int nu, int D);
+    /* The same over 16-bit cache rows, ldk/ldv bytes apart (bf: BF16, else
+     * F16), converted as they are read. */
+    void (*att_scores_h)(float *s, int lds, const float *q, int nh, const uint8_t *k, size_t ldk,
+                         int bf, int nu, int D, float scale);
+    void (*att_accum_h)(float *o, const float *p, int ldp, int nh, const uint8_t *v, size_t ldv,
+                        int bf, int nu, int D);
     /* The softmax's exponentials: s[u] = e^(s[u] - m) for u < n, returning
      * their sum; within 2 ulp of e^x (1.01 measured) for x >= -87, and at
      * most e^-87 below (negligible beside the maximum's e^0 = 1). */

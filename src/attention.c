@@ -9,10 +9,6 @@
 
 #define POS_BLOCK 64  /* positions scored at once */
 #define MAX_PART 16   /* query heads per work item: bounds the stack scratch */
-#define MAX_HEAD_DIM 4096 /* config.c refuses larger heads */
-#define WIDEN_FLOATS 8192 /* scratch of widened 16-bit K or V rows (32 KB) */
-#define WIDEN_ROWS(D) (WIDEN_FLOATS / (D) < POS_BLOCK ? WIDEN_FLOATS / (D) : POS_BLOCK)
-_Static_assert(WIDEN_FLOATS >= MAX_HEAD_DIM, "the widening scratch holds a row of every head size");
 
 typedef void (*widen_fn)(float *, const uint8_t *, int);
 
@@ -37,42 +33,31 @@ static void widen_rows(const geb_attn_args *a, geb_type t, float *dst, const uin
 }
 
 /* s[i][u] = scale * q_i . K[u0 + u] for the nh heads at q and nu positions,
- * in whatever type K is held: F32 rows are scored in place, 16-bit rows are
- * widened into tmp as many at a time as WIDEN_FLOATS holds (a block of
- * GEB-1.3B's 128-float heads at once), so each kernel call covers many
- * positions. */
+ * in whatever type K is held (16-bit rows converted as the kernel reads
+ * them). */
 static void scores(const geb_attn_args *a, float (*s)[POS_BLOCK], const float *q, int nh,
-                   const uint8_t *kc, int u0, int nu, float scale, float *tmp) {
+                   const uint8_t *kc, int u0, int nu, float scale) {
     const geb_kv *kv = a->kv;
     int D = kv->head_dim;
     const uint8_t *k0 = kc + (size_t)u0 * kv->row_k;
-    if (kv->type_k == GEB_TYPE_F32) {
-        a->k->att_scores(s[0], POS_BLOCK, q, nh, (const float *)k0, kv->row_k / sizeof(float), nu, D,
-                         scale);
-        return;
-    }
-    for (int c = 0; c < nu; c += WIDEN_ROWS(D)) {
-        int m = nu - c < WIDEN_ROWS(D) ? nu - c : WIDEN_ROWS(D);
-        widen_rows(a, kv->type_k, tmp, k0 + (size_t)c * kv->row_k, kv->row_k, m, D);
-        a->k->att_scores(&s[0][c], POS_BLOCK, q, nh, tmp, (size_t)D, m, D, scale);
-    }
+    if (kv->type_k == GEB_TYPE_F32)
+        a->k->att_scores(s[0], POS_BLOCK, q, nh, (const float *)(const void *)k0, kv->row_k / sizeof(float),
+                         nu, D, scale);
+    else
+        a->k->att_scores_h(s[0], POS_BLOCK, q, nh, k0, kv->row_k, kv->type_k == GEB_TYPE_BF16, nu, D, scale);
 }
 
 /* o_i += sum_u s[i][u] * V[u0 + u], as scores() reads K. */
 static void values(const geb_attn_args *a, float *o, float (*s)[POS_BLOCK], int nh,
-                   const uint8_t *vc, int u0, int nu, float *tmp) {
+                   const uint8_t *vc, int u0, int nu) {
     const geb_kv *kv = a->kv;
     int D = kv->head_dim;
     const uint8_t *v0 = vc + (size_t)u0 * kv->row_v;
-    if (kv->type_v == GEB_TYPE_F32) {
-        a->k->att_accum(o, s[0], POS_BLOCK, nh, (const float *)v0, kv->row_v / sizeof(float), nu, D);
-        return;
-    }
-    for (int c = 0; c < nu; c += WIDEN_ROWS(D)) {
-        int m = nu - c < WIDEN_ROWS(D) ? nu - c : WIDEN_ROWS(D);
-        widen_rows(a, kv->type_v, tmp, v0 + (size_t)c * kv->row_v, kv->row_v, m, D);
-        a->k->att_accum(o, &s[0][c], POS_BLOCK, nh, tmp, (size_t)D, m, D);
-    }
+    if (kv->type_v == GEB_TYPE_F32)
+        a->k->att_accum(o, s[0], POS_BLOCK, nh, (const float *)(const void *)v0, kv->row_v / sizeof(float),
+                        nu, D);
+    else
+        a->k->att_accum_h(o, s[0], POS_BLOCK, nh, v0, kv->row_v, kv->type_v == GEB_TYPE_BF16, nu, D);
 }
 
 /* Heads h0..h1-1 (all of kv group g) of token b at position t. */
@@ -83,12 +68,11 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
     float *o = a->out + ((size_t)b * a->n_heads + h0) * D;
     const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
     float scale = 1.0f / sqrtf((float)D), mx[MAX_PART], sum[MAX_PART], s[MAX_PART][POS_BLOCK];
-    float row[WIDEN_FLOATS];
     for (int i = 0; i < nh; i++) mx[i] = -INFINITY, sum[i] = 0.0f;
     memset(o, 0, sizeof(float) * D * nh);
     for (int u0 = 0; u0 <= t; u0 += POS_BLOCK) {
         int nu = t + 1 - u0 < POS_BLOCK ? t + 1 - u0 : POS_BLOCK;
-        scores(a, s, q, nh, kc, u0, nu, scale, row);
+        scores(a, s, q, nh, kc, u0, nu, scale);
         /* New maximum: rescale what was summed so far, then exponentiate. */
         for (int i = 0; i < nh; i++) {
             float m = mx[i];
@@ -101,7 +85,7 @@ static void attend(const geb_attn_args *a, int b, int g, int h0, int h1, int t) 
             }
             sum[i] += a->k->att_exp(s[i], nu, m);
         }
-        values(a, o, s, nh, vc, u0, nu, row);
+        values(a, o, s, nh, vc, u0, nu);
     }
     for (int i = 0; i < nh; i++) {
         float inv = 1.0f / sum[i];

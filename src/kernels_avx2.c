@@ -59,6 +59,10 @@ static inline __m256 exp256(__m256 x) {
 #define AV_MUL(a, b) _mm256_mul_ps(a, b)
 #define AV_DIV(a, b) _mm256_div_ps(a, b)
 #define AV_HSUM(v) hsum(v)
+#define AV_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define AV_LOAD_BF16(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
+#define AV_CH 4 /* 2 heads x 4 vectors: 8 of the 16 registers */
 #include "attn_rows.h"
 
 
@@ -186,6 +190,8 @@ const geb_kernels geb_kernels_avx2_table = {
     .tile_f32 = avx2_tile,
     .att_scores = att_scores,
     .att_accum = att_accum,
+    .att_scores_h = att_scores_h,
+    .att_accum_h = att_accum_h,
     .att_exp = att_exp,
     .swiglu = swiglu,
     .tile_rows = TR,

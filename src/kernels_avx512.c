@@ -44,6 +44,9 @@ static inline __m512 exp512(__m512 x) {
 #define AV_MUL(a, b) _mm512_mul_ps(a, b)
 #define AV_DIV(a, b) _mm512_div_ps(a, b)
 #define AV_HSUM(v) _mm512_reduce_add_ps(v)
+#define AV_LOAD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define AV_LOAD_BF16(p) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
 #include "attn_rows.h"
 
 
@@ -225,6 +228,8 @@ const geb_kernels geb_kernels_avx512_table = {
     .tile_f32 = avx512_tile,
     .att_scores = att_scores,
     .att_accum = att_accum,
+    .att_scores_h = att_scores_h,
+    .att_accum_h = att_accum_h,
     .att_exp = att_exp,
     .swiglu = swiglu,
     .tile_rows = TR,

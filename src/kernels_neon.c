@@ -43,6 +43,8 @@ static inline float32x4_t expq(float32x4_t x) {
 #define AV_MUL(a, b) vmulq_f32(a, b)
 #define AV_DIV(a, b) vdivq_f32(a, b)
 #define AV_HSUM(v) vaddvq_f32(v)
+#define AV_LOAD_F16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(const void *)(p))))
+#define AV_LOAD_BF16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(const void *)(p)), 16))
 #include "attn_rows.h"
 
 
@@ -145,6 +147,8 @@ const geb_kernels geb_kernels_neon_table = {
     .tile_f32 = neon_tile,
     .att_scores = att_scores,
     .att_accum = att_accum,
+    .att_scores_h = att_scores_h,
+    .att_accum_h = att_accum_h,
     .att_exp = att_exp,
     .swiglu = swiglu,
     .tile_rows = TR,

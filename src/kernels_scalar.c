@@ -2,6 +2,7 @@
  * SIMD tables must compute and run on any CPU; tests compare every other
  * table against these. */
 #include "kernels.h"
+#include "types.h"
 
 #include <math.h>
 
@@ -39,6 +40,31 @@ static void scalar_att_accum(float *o, const float *p, int ldp, int nh, const fl
             scalar_axpy(o + (size_t)i * D, p[(size_t)i * ldp + u], v + (size_t)u * ldv, D);
 }
 
+/* A 16-bit cache row widened (bf: BF16, else F16). */
+static void widen_row(float *dst, const uint8_t *src, int bf, int D) {
+    geb_type_traits_of(bf ? GEB_TYPE_BF16 : GEB_TYPE_F16)->to_f32(dst, src, D);
+}
+
+/* att_scores over 16-bit key rows ldk bytes apart, each widened first. */
+static void scalar_att_scores_h(float *s, int lds, const float *q, int nh, const uint8_t *k,
+                                size_t ldk, int bf, int nu, int D, float scale) {
+    float row[4096]; /* config.c refuses heads past 4096 */
+    for (int u = 0; u < nu; u++) {
+        widen_row(row, k + (size_t)u * ldk, bf, D);
+        scalar_att_scores(s + u, lds, q, nh, row, (size_t)D, 1, D, scale);
+    }
+}
+
+/* att_accum over 16-bit value rows ldv bytes apart. */
+static void scalar_att_accum_h(float *o, const float *p, int ldp, int nh, const uint8_t *v,
+                               size_t ldv, int bf, int nu, int D) {
+    float row[4096];
+    for (int u = 0; u < nu; u++) {
+        widen_row(row, v + (size_t)u * ldv, bf, D);
+        scalar_att_accum(o, p + u, ldp, nh, row, (size_t)D, 1, D);
+    }
+}
+
 /* s[u] = expf(s[u] - m) for u < n, summed in order. */
 static float scalar_att_exp(float *s, int n, float m) {
     float t = 0.0f;
@@ -73,6 +99,8 @@ const geb_kernels geb_kernels_scalar = {
     .tile_f32 = scalar_tile,
     .att_scores = scalar_att_scores,
     .att_accum = scalar_att_accum,
+    .att_scores_h = scalar_att_scores_h,
+    .att_accum_h = scalar_att_accum_h,
     .att_exp = scalar_att_exp,
     .swiglu = scalar_swiglu,
     .tile_rows = TR,

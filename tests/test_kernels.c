@@ -380,6 +380,48 @@ static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
         }
     CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum nh=%d nu=%d D=%d: %d wrong", k->name,
               nh, nu, D, bad);
+    /* The 16-bit entries: the same rows stored as F16 and as BF16 (row
+     * stride ldk elements, in bytes), against the doubles of the widened
+     * values. */
+    for (int bf = 0; bf < 2; bf++) {
+        const geb_type_traits *tr = geb_type_traits_of(bf ? GEB_TYPE_BF16 : GEB_TYPE_F16);
+        uint8_t *h = malloc(2 * ldk * nu);
+        float *w = malloc(sizeof *w * ldk * nu);
+        for (int u = 0; u < nu; u++) {
+            tr->from_f32(h + 2 * ldk * u, kv + ldk * u, D);
+            tr->to_f32(w + ldk * u, h + 2 * ldk * u, D);
+        }
+        for (int i = 0; i < nh * lds; i++) s[i] = CANARY;
+        k->att_scores_h(s, lds, q, nh, h, 2 * ldk, bf, nu, D, 0.125f);
+        bad = canary = 0;
+        for (int i = 0; i < nh; i++)
+            for (int u = 0; u < lds; u++) {
+                if (u >= nu) {
+                    canary += s[i * lds + u] != CANARY;
+                    continue;
+                }
+                double mag, want = 0.125 * ref_dot(q + (size_t)i * D, w + ldk * u, D, &mag);
+                bad += !(fabs(s[i * lds + u] - want) <= tol(D, 0.125 * mag));
+            }
+        CHECK_MSG(bad == 0 && canary == 0, "%s att_scores_h bf=%d nh=%d nu=%d D=%d: %d wrong, %d canaries",
+                  k->name, bf, nh, nu, D, bad, canary);
+        for (int i = 0; i < nh * lds; i++) s[i] = 0.5f * (frand() + 1.0f);
+        memcpy(o, o0, sizeof *o * (nh * D + 1));
+        k->att_accum_h(o, s, lds, nh, h, 2 * ldk, bf, nu, D);
+        bad = 0;
+        for (int i = 0; i < nh; i++)
+            for (int d = 0; d < D; d++) {
+                double want = o0[i * D + d], mag = fabs(want);
+                for (int u = 0; u < nu; u++) {
+                    double t = (double)s[i * lds + u] * w[ldk * u + d];
+                    want += t, mag += fabs(t);
+                }
+                bad += !(fabs(o[i * D + d] - want) <= tol(nu, mag));
+            }
+        CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum_h bf=%d nh=%d nu=%d D=%d: %d wrong",
+                  k->name, bf, nh, nu, D, bad);
+        free(h), free(w);
+    }
     free(q), free(kv), free(s), free(o), free(o0);
 }
 
