@@ -23,6 +23,7 @@ typedef struct guard_range {
 
 static guard_range ranges[GEB_GUARD_MAX];
 static atomic_int installed;
+static atomic_flag reporting = ATOMIC_FLAG_INIT;
 
 static void put(const char *s) {
     size_t n = strlen(s);
@@ -39,6 +40,11 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc) {
     for (int i = 0; i < GEB_GUARD_MAX; i++) {
         uintptr_t b = atomic_load(&ranges[i].base);
         if (b && a >= b && a - b < ranges[i].size) {
+            /* One line, from the first thread to fault: the others (the
+             * threads of a step all read the same norm weights) wait for
+             * its _exit instead of interleaving their own copies. */
+            if (atomic_flag_test_and_set(&reporting))
+                for (;;) pause();
             put("geb: model file ");
             put(ranges[i].name);
             put(" changed or was truncated while in use\n");

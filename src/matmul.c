@@ -8,12 +8,7 @@
 
 #define RB 48  /* rows per GEMM job (a multiple of every tile_rows and of GEB_PACK_ROWS) */
 _Static_assert(RB % GEB_PACK_ROWS == 0, "GEMM jobs start at a packed group");
-#define BB 256 /* tokens per group of partial sums: RB x LDP floats, 51 KB on the stack */
-/* Floats from one row of partial sums to the next: BB plus a line, so the
- * rows do not all fall in the same few L1 sets (a 1 KB stride maps 48 rows
- * onto 4 of Zen 4's 64 sets, and copying the sums out to Y, a column of 48
- * rows per token, then missed L1 on every read: 4.6% of a BF16 pp512). */
-#define LDP (BB + 16)
+#define BB 256 /* tokens per group of partial sums: RB x BB floats, 48 KB on the stack */
 #define KC_MAX 256 /* most columns per GEMM block (gemm_kc) */
 /* wbuf holds RB rows in a type's rows() form too. */
 _Static_assert(RB * GEB_GEMM_MAX_WROW <= RB * KC_MAX * sizeof(float), "rows() form fits wbuf");
@@ -305,14 +300,14 @@ static void gemm_tile(const geb_kernels *k, const gemm_plan *pl, float *part, in
     if (pl->g) {
         const uint8_t *wp[GEB_TILE_MAX_ROWS];
         for (int i = 0; i < pl->tr; i++) wp[i] = w + (size_t)(i < mr ? i : mr - 1) * ld;
-        pl->g->tile(part, LDP, mr, wp, slice, kn, first, nb);
+        pl->g->tile(part, BB, mr, wp, slice, kn, first, nb);
         return;
     }
     /* Built directly (a copy from a uint8_t array became a rep movsq per
      * tile, 4% of an F32 GEMM). */
     const float *wf[GEB_TILE_MAX_ROWS];
     for (int i = 0; i < pl->tr; i++) wf[i] = (const float *)(const void *)(w + (size_t)(i < mr ? i : mr - 1) * ld);
-    k->tile_f32(part, LDP, mr, wf, (const float *)(const void *)slice, (size_t)pl->tb, kn, first, nb);
+    k->tile_f32(part, BB, mr, wf, (const float *)(const void *)slice, (size_t)pl->tb, kn, first, nb);
 }
 
 /* Y[b, r0..r1) = W[r0..r1) X[b]: groups of BB tokens, kc-column blocks of
@@ -322,7 +317,7 @@ static void gemm_job(const geb_kernels *k, const gemm_plan *pl, const geb_prod *
                      const uint8_t *panels, int B, int r0, int r1, int cols) {
     const geb_mat *m = p->m;
     size_t ldy = (size_t)m->rows;
-    float part[RB * LDP], wbuf[RB * KC_MAX];
+    float part[RB * BB], wbuf[RB * KC_MAX];
     for (int bb = 0; bb < B; bb += BB) {
         int bn = B - bb < BB ? B - bb : BB;
         for (int k0 = 0; k0 < cols; k0 += pl->kc) {
@@ -334,14 +329,14 @@ static void gemm_job(const geb_kernels *k, const gemm_plan *pl, const geb_prod *
                 const uint8_t *slice = panels + (size_t)(b0 / pl->tb) * pl->panel + (size_t)(k0 / pl->kblk) * pl->step;
                 for (int r = r0; r < r1; r += pl->tr) {
                     int mr = r1 - r < pl->tr ? r1 - r : pl->tr;
-                    gemm_tile(k, pl, part + (size_t)(r - r0) * LDP + (b0 - bb), mr,
+                    gemm_tile(k, pl, part + (size_t)(r - r0) * BB + (b0 - bb), mr,
                               w + (size_t)(r - r0) * ld, ld, slice, kn, k0 == 0, nb);
                 }
             }
         }
         /* Partial sums are [row][token]; Y is [token][row]. */
         for (int b = 0; b < bn; b++)
-            for (int r = r0; r < r1; r++) p->y[(size_t)(bb + b) * ldy + r] = part[(size_t)(r - r0) * LDP + b];
+            for (int r = r0; r < r1; r++) p->y[(size_t)(bb + b) * ldy + r] = part[(size_t)(r - r0) * BB + b];
     }
 }
 
