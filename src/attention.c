@@ -124,7 +124,7 @@ typedef struct blk_scratch {
     float s[QROWS * POS_BLOCK];    /* scores, then probabilities */
     float o[QROWS * BLOCK_D];      /* unnormalized outputs, rows of Dp */
     float mx[QROWS], sum[QROWS];
-    const float *q[QROWS], *p[QROWS];
+    const float *q[QROWS], *p[QROWS]; /* row pointers for the tile: queries, rows of s */
     int t[QROWS];                  /* the position of each row's token */
 } blk_scratch;
 
@@ -165,6 +165,7 @@ static void block_softmax(const geb_kernels *k, blk_scratch *w, int rows, int u0
     for (int r = 0; r < rows; r++) {
         float *sr = w->s + (size_t)r * POS_BLOCK, m = w->mx[r];
         int n = w->t[r] - u0 + 1 < nu ? w->t[r] - u0 + 1 : nu; /* unmasked positions */
+        if (n < 0) n = 0;
         for (int u = 0; u < n; u++) {
             sr[u] *= scale;
             m = sr[u] > m ? sr[u] : m;
@@ -177,7 +178,23 @@ static void block_softmax(const geb_kernels *k, blk_scratch *w, int rows, int u0
             w->mx[r] = m;
         }
         if (n > 0) w->sum[r] += k->att_exp(sr, n, m);
-        for (int u = n > 0 ? n : 0; u < nu; u++) sr[u] = 0.0f;
+        for (int u = n; u < nu; u++) sr[u] = 0.0f;
+    }
+}
+
+/* part[r*ldp + c] (first: =, else +=) rows[r] . (xt[k*ldx + c] over k < kn)
+ * for r < n, c < width: the table's F32 GEMM tile, tile_rows rows by
+ * tile_b lanes at a time. */
+static void tile_rows(const geb_kernels *k, float *part, int ldp, const float *const *rows, int n,
+                      const float *xt, size_t ldx, int kn, int first, int width) {
+    int tr = k->tile_rows, tb = k->tile_b;
+    for (int r = 0; r < n; r += tr) {
+        int mr = n - r < tr ? n - r : tr;
+        const float *rp[GEB_TILE_MAX_ROWS];
+        for (int i = 0; i < tr; i++) rp[i] = rows[r + (i < mr ? i : mr - 1)];
+        for (int c0 = 0; c0 < width; c0 += tb)
+            k->tile_f32(part + (size_t)r * ldp + c0, ldp, mr, rp, xt + c0, ldx, kn, first,
+                        width - c0 < tb ? width - c0 : tb);
     }
 }
 
@@ -186,7 +203,7 @@ static void attend_block(const geb_attn_args *a, blk_scratch *w, int g, int b0, 
     const geb_kernels *k = a->k;
     const geb_kv *kv = a->kv;
     int D = kv->head_dim, Dp = (D + 15) / 16 * 16, G = a->n_heads / kv->n_kv_heads;
-    int rows = nb * G, tr = k->tile_rows, tb = k->tile_b;
+    int rows = nb * G;
     const uint8_t *kc = geb_kv_k(kv, a->layer, g, 0), *vc = geb_kv_v(kv, a->layer, g, 0);
     for (int r = 0; r < rows; r++) {
         int b = b0 + r / G;
@@ -200,24 +217,10 @@ static void attend_block(const geb_attn_args *a, blk_scratch *w, int g, int b0, 
     for (int u0 = 0; u0 <= last; u0 += POS_BLOCK) {
         int nu = last + 1 - u0 < POS_BLOCK ? last + 1 - u0 : POS_BLOCK;
         load_keys(a, w, kc, u0, nu);
-        for (int r = 0; r < rows; r += tr) {
-            int mr = rows - r < tr ? rows - r : tr;
-            const float *qr[GEB_TILE_MAX_ROWS];
-            for (int i = 0; i < tr; i++) qr[i] = w->q[r + (i < mr ? i : mr - 1)];
-            for (int p0 = 0; p0 < nu; p0 += tb)
-                k->tile_f32(w->s + (size_t)r * POS_BLOCK + p0, POS_BLOCK, mr, qr, w->kt + p0, POS_BLOCK, D,
-                            1, nu - p0 < tb ? nu - p0 : tb);
-        }
+        tile_rows(k, w->s, POS_BLOCK, w->q, rows, w->kt, POS_BLOCK, D, 1, nu);
         block_softmax(k, w, rows, u0, nu, Dp, 1.0f / sqrtf((float)D));
         load_values(a, w, vc, u0, nu, Dp);
-        for (int r = 0; r < rows; r += tr) {
-            int mr = rows - r < tr ? rows - r : tr;
-            const float *pr[GEB_TILE_MAX_ROWS];
-            for (int i = 0; i < tr; i++) pr[i] = w->p[r + (i < mr ? i : mr - 1)];
-            for (int d0 = 0; d0 < Dp; d0 += tb)
-                k->tile_f32(w->o + (size_t)r * Dp + d0, Dp, mr, pr, w->vp + d0, (size_t)Dp, nu, 0,
-                            Dp - d0 < tb ? Dp - d0 : tb);
-        }
+        tile_rows(k, w->o, Dp, w->p, rows, w->vp, (size_t)Dp, nu, 0, Dp);
     }
     for (int r = 0; r < rows; r++) {
         int b = b0 + r / G;
@@ -251,7 +254,7 @@ void geb_attention(geb_pool *pool, const geb_attn_args *a) {
     int nkv = a->kv->n_kv_heads, G = a->n_heads / nkv, nth = geb_pool_size(pool), s = 1;
     if (use_blocks(a)) {
         attn_job j = {.a = a};
-        j.qb = G >= QROWS ? 1 : QROWS / G;
+        j.qb = QROWS / G; /* use_blocks: G <= QROWS */
         /* Enough items to keep every thread busy. */
         while (j.qb > 1 && (long)nkv * ((a->B + j.qb - 1) / j.qb) < 4L * nth) j.qb /= 2;
         j.blocks = (a->B + j.qb - 1) / j.qb;

@@ -7,8 +7,10 @@
  *   AV_ZERO()       all zero                   AV_SET1(x)    x in every lane
  *   AV_FMA(a,b,c)   a*b + c                    AV_ADD(a,b)   a + b
  *   AV_HSUM(v)      the sum of the lanes, as a float
- *   AV_SUB(a,b)     a - b                      AV_EXP(v)     e^v in each lane (below)
- *   AV_MUL(a,b)     a * b                      AV_DIV(a,b)   a / b
+ *   AV_SUB(a,b)     a - b                      AV_MUL(a,b)   a * b
+ *   AV_DIV(a,b)     a / b                      AV_ROUND(v)   to the nearest integer, ties even
+ *   AV_MIN(a,b)     lane minimum               AV_MAX(a,b)   lane maximum
+ *   AV_SCALE2(p,n)  p * 2^n for integral n in [-126, 127]
  *   AV_LOAD_F16(p)  AV_N F16 values at p (bytes) as floats, AV_LOAD_BF16(p) the same for BF16
  *
  * Why these exist.  Scoring a block with the matvec kernel and adding
@@ -172,6 +174,26 @@ static void att_accum_h(float *o, const float *p, int ldp, int nh, const uint8_t
     else att_accum_t(1, o, p, ldp, nh, v, ldv, nu, D);
 }
 
+/* e^x in each lane, to about 1 ulp: x clamped to [-87, 88] (e^-87 is
+ * still a normal float; softmax inputs are <= 0, -inf included), x = n ln2
+ * + r with n = round(x / ln2) and ln2 in two parts (so r is exact),
+ * e^r = 1 + r + r^2 P(r) with P the degree-5 minimax polynomial of the
+ * Cephes library's expf, then scaled by 2^n. */
+static inline AV_T av_exp(AV_T x) {
+    x = AV_MIN(AV_MAX(x, AV_SET1(-87.0f)), AV_SET1(88.0f));
+    AV_T n = AV_ROUND(AV_MUL(x, AV_SET1(1.44269504088896341f)));
+    AV_T r = AV_FMA(n, AV_SET1(-0.693359375f), x);
+    r = AV_FMA(n, AV_SET1(2.12194440e-4f), r);
+    AV_T p = AV_SET1(1.9875691500e-4f);
+    p = AV_FMA(p, r, AV_SET1(1.3981999507e-3f));
+    p = AV_FMA(p, r, AV_SET1(8.3334519073e-3f));
+    p = AV_FMA(p, r, AV_SET1(4.1665795894e-2f));
+    p = AV_FMA(p, r, AV_SET1(1.6666665459e-1f));
+    p = AV_FMA(p, r, AV_SET1(5.0000001201e-1f));
+    p = AV_ADD(AV_FMA(p, AV_MUL(r, r), r), AV_SET1(1.0f));
+    return AV_SCALE2(p, n);
+}
+
 /* s[u] = e^(s[u] - m) for u < n; returns their sum.  The softmax of
  * attention: as expf() calls summed one by one it was more than half of a
  * prompt's attention time (its sum went through memory on every step).
@@ -180,7 +202,7 @@ static float att_exp(float *s, int n, float m) {
     AV_T vm = AV_SET1(m), acc = AV_ZERO();
     int u = 0;
     for (; u + AV_N <= n; u += AV_N) {
-        AV_T e = AV_EXP(AV_SUB(AV_LOAD(s + u), vm));
+        AV_T e = av_exp(AV_SUB(AV_LOAD(s + u), vm));
         AV_STORE(s + u, e);
         acc = AV_ADD(acc, e);
     }
@@ -189,7 +211,7 @@ static float att_exp(float *s, int n, float m) {
         float buf[AV_N];
         int r = n - u;
         for (int i = 0; i < AV_N; i++) buf[i] = i < r ? s[u + i] : m;
-        AV_STORE(buf, AV_EXP(AV_SUB(AV_LOAD(buf), vm)));
+        AV_STORE(buf, av_exp(AV_SUB(AV_LOAD(buf), vm)));
         for (int i = 0; i < r; i++) t += s[u + i] = buf[i];
     }
     return t;
@@ -203,7 +225,7 @@ static void swiglu(float *g, const float *u, int n) {
     int i = 0;
     for (; i + AV_N <= n; i += AV_N) {
         AV_T x = AV_LOAD(g + i);
-        AV_T e = AV_EXP(AV_SUB(zero, x));
+        AV_T e = av_exp(AV_SUB(zero, x));
         AV_STORE(g + i, AV_DIV(AV_MUL(x, AV_LOAD(u + i)), AV_ADD(one, e)));
     }
     if (i < n) {
@@ -211,7 +233,7 @@ static void swiglu(float *g, const float *u, int n) {
         int r = n - i;
         for (int j = 0; j < r; j++) bx[j] = g[i + j], bu[j] = u[i + j];
         AV_T x = AV_LOAD(bx);
-        AV_STORE(bx, AV_DIV(AV_MUL(x, AV_LOAD(bu)), AV_ADD(one, AV_EXP(AV_SUB(zero, x)))));
+        AV_STORE(bx, AV_DIV(AV_MUL(x, AV_LOAD(bu)), AV_ADD(one, av_exp(AV_SUB(zero, x)))));
         for (int j = 0; j < r; j++) g[i + j] = bx[j];
     }
 }

@@ -32,30 +32,16 @@ static inline float hsum(__m256 v) {
 #define AV_SET1(x) _mm256_set1_ps(x)
 #define AV_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define AV_ADD(a, b) _mm256_add_ps(a, b)
-/* e^x in each lane, to about 1 ulp: x clamped to [-87, 88] (e^-87 is
- * still a normal float; softmax inputs are <= 0, -inf included), x = n ln2
- * + r with n = round(x / ln2) and ln2 in two parts (so r is exact),
- * e^r = 1 + r + r^2 P(r) with P the degree-5 minimax polynomial of the
- * Cephes library's expf, then scaled by 2^n. */
-static inline __m256 exp256(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    /* 2^n from its exponent bits: n is in [-126, 127] after the clamp. */
+/* p * 2^n for integral n in [-126, 127], through n's exponent bits. */
+static inline __m256 scale2(__m256 p, __m256 n) {
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 #define AV_SUB(a, b) _mm256_sub_ps(a, b)
-#define AV_EXP(v) exp256(v)
+#define AV_MIN(a, b) _mm256_min_ps(a, b)
+#define AV_MAX(a, b) _mm256_max_ps(a, b)
+#define AV_ROUND(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define AV_SCALE2(p, n) scale2(p, n)
 #define AV_MUL(a, b) _mm256_mul_ps(a, b)
 #define AV_DIV(a, b) _mm256_div_ps(a, b)
 #define AV_HSUM(v) hsum(v)

@@ -19,28 +19,11 @@ static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
 #define AV_SET1(x) _mm512_set1_ps(x)
 #define AV_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define AV_ADD(a, b) _mm512_add_ps(a, b)
-/* e^x in each lane, to about 1 ulp: x clamped to [-87, 88] (e^-87 is
- * still a normal float; softmax inputs are <= 0, -inf included), x = n ln2
- * + r with n = round(x / ln2) and ln2 in two parts (so r is exact),
- * e^r = 1 + r + r^2 P(r) with P the degree-5 minimax polynomial of the
- * Cephes library's expf, then scaled by 2^n. */
-static inline __m512 exp512(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 #define AV_SUB(a, b) _mm512_sub_ps(a, b)
-#define AV_EXP(v) exp512(v)
+#define AV_MIN(a, b) _mm512_min_ps(a, b)
+#define AV_MAX(a, b) _mm512_max_ps(a, b)
+#define AV_ROUND(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define AV_SCALE2(p, n) _mm512_scalef_ps(p, n)
 #define AV_MUL(a, b) _mm512_mul_ps(a, b)
 #define AV_DIV(a, b) _mm512_div_ps(a, b)
 #define AV_HSUM(v) _mm512_reduce_add_ps(v)

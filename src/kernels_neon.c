@@ -17,29 +17,16 @@
 #define AV_SET1(x) vdupq_n_f32(x)
 #define AV_FMA(a, b, c) vfmaq_f32(c, a, b)
 #define AV_ADD(a, b) vaddq_f32(a, b)
-/* e^x in each lane, to about 1 ulp: x clamped to [-87, 88] (e^-87 is
- * still a normal float; softmax inputs are <= 0, -inf included), x = n ln2
- * + r with n = round(x / ln2) and ln2 in two parts (so r is exact),
- * e^r = 1 + r + r^2 P(r) with P the degree-5 minimax polynomial of the
- * Cephes library's expf, then scaled by 2^n. */
-static inline float32x4_t expq(float32x4_t x) {
-    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.0f)), vdupq_n_f32(88.0f));
-    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
-    p = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
-    /* 2^n from its exponent bits: n is in [-126, 127] after the clamp. */
+/* p * 2^n for integral n in [-126, 127], through n's exponent bits. */
+static inline float32x4_t scale2(float32x4_t p, float32x4_t n) {
     int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
     return vmulq_f32(p, vreinterpretq_f32_s32(e));
 }
 #define AV_SUB(a, b) vsubq_f32(a, b)
-#define AV_EXP(v) expq(v)
+#define AV_MIN(a, b) vminq_f32(a, b)
+#define AV_MAX(a, b) vmaxq_f32(a, b)
+#define AV_ROUND(v) vrndnq_f32(v)
+#define AV_SCALE2(p, n) scale2(p, n)
 #define AV_MUL(a, b) vmulq_f32(a, b)
 #define AV_DIV(a, b) vdivq_f32(a, b)
 #define AV_HSUM(v) vaddvq_f32(v)

@@ -224,25 +224,27 @@ static void project(geb_model *m, const geb_mat *const *w, float *const *y, int 
  * Norms, the residual and the MLP's activation ran on the calling thread
  * while the other cores slept: 5% of a BF16 pp512's samples, about twice
  * that of its time with 2 threads.  A prompt's tokens are split across the
- * pool; one token (decoding) stays on the caller, where a dispatch would
- * cost about as much as the work. */
+ * pool; one token (decoding) runs on the caller, as before. */
+typedef void (*token_fn)(geb_model *m, const float *w, int b0, int b1);
+
 typedef struct token_job {
     geb_model *m;
-    void (*fn)(geb_model *m, const struct token_job *j, int b0, int b1);
-    int l, B;
+    token_fn fn;
     const float *w; /* a norm's weights, or NULL */
+    int B;
 } token_job;
 
 static void token_task(void *p, int ith, int nth) {
     const token_job *j = p;
     int B = j->B, per = (B + nth - 1) / nth, b0 = ith * per, b1 = b0 + per < B ? b0 + per : B;
-    if (b0 < b1) j->fn(j->m, j, b0, b1);
+    if (b0 < b1) j->fn(j->m, j->w, b0, b1);
 }
 
-static void per_token(geb_model *m, token_job *j, int B) {
-    j->B = B;
-    if (B < 2 || geb_pool_size(m->pool) < 2) j->fn(m, j, 0, B);
-    else geb_pool_run(m->pool, token_task, j);
+/* fn(m, w, ...) over tokens [0, B). */
+static void per_token(geb_model *m, token_fn fn, const float *w, int B) {
+    token_job j = {m, fn, w, B};
+    if (B < 2 || geb_pool_size(m->pool) < 2) fn(m, w, 0, B);
+    else geb_pool_run(m->pool, token_task, &j);
 }
 
 #define W(l, r) geb_weights_mat(m->w, (l), (r))
@@ -292,21 +294,23 @@ static void attention(geb_model *m, geb_kv *kv, int l, int B, int pos) {
     project(m, &o, &s->xb2, 1, s->att, B);
 }
 
-/* gate = act(gate) * up for tokens [b0, b1), then the sub-norm if any. */
-static void ffn_act(geb_model *m, const token_job *j, int b0, int b1) {
+/* gate = act(gate) * up for tokens [b0, b1), then the sub-norm w if any. */
+static void ffn_act(geb_model *m, const float *w, int b0, int b1) {
     const geb_config *c = &m->cfg;
     geb_state *s = &m->s;
     size_t F = (size_t)c->ffn_dim, n = (size_t)(b1 - b0) * F;
     float *g = s->gate + (size_t)b0 * F;
     const float *u = s->up + (size_t)b0 * F;
-    if (c->arch->act == GEB_ACT_SILU)
-        for (int b = 0; b < b1 - b0; b++) geb_mm_kernels(m->mm)->swiglu(g + b * F, u + b * F, (int)F);
-    else
+    if (c->arch->act == GEB_ACT_SILU) {
+        const geb_kernels *k = geb_mm_kernels(m->mm);
+        for (int b = 0; b < b1 - b0; b++) k->swiglu(g + b * F, u + b * F, (int)F);
+    } else {
         for (size_t i = 0; i < n; i++) {
             float r = g[i] > 0 ? g[i] : 0;
             g[i] = r * r * u[i];
         }
-    if (j->w) rmsnorm(g, g, j->w, b1 - b0, (int)F, c->norm_eps);
+    }
+    if (w) rmsnorm(g, g, w, b1 - b0, (int)F, c->norm_eps);
 }
 
 /* Gated MLP sublayer: xb2 = down(act(gate xb) * up xb). */
@@ -315,29 +319,28 @@ static void ffn(geb_model *m, int l, int B) {
     const geb_mat *w[2] = {W(l, GEB_R_GATE), W(l, GEB_R_UP)};
     float *y[2] = {s->gate, s->up};
     project(m, w, y, 2, s->xb, B);
-    token_job j = {m, ffn_act, l, B, V(l, GEB_R_FFN_SUB_NORM)};
-    per_token(m, &j, B);
+    per_token(m, ffn_act, V(l, GEB_R_FFN_SUB_NORM), B);
     const geb_mat *d = W(l, GEB_R_DOWN);
     project(m, &d, &s->xb2, 1, s->gate, B);
 }
 
 /* x = r + sublayer for tokens [b0, b1), where r is x itself, or the
  * normalised input when the config says
- * apply_residual_connection_post_layernorm; then xb = the next norm of x
- * (j->w; none after the last layer). */
-static void residual_norm(geb_model *m, const token_job *j, int b0, int b1) {
+ * apply_residual_connection_post_layernorm; then xb = the next norm w of
+ * x (none after the last layer). */
+static void residual_norm(geb_model *m, const float *w, int b0, int b1) {
     geb_state *s = &m->s;
     int H = m->cfg.dim;
     size_t i0 = (size_t)b0 * H, i1 = (size_t)b1 * H;
     const float *r = m->cfg.residual_post_ln ? s->xb : s->x;
     for (size_t i = i0; i < i1; i++) s->x[i] = r[i] + s->xb2[i];
-    if (j->w) rmsnorm(s->xb + i0, s->x + i0, j->w, b1 - b0, H, m->cfg.norm_eps);
+    if (w) rmsnorm(s->xb + i0, s->x + i0, w, b1 - b0, H, m->cfg.norm_eps);
 }
 
-/* xb = the norm j->w of x for tokens [b0, b1). */
-static void input_norm(geb_model *m, const token_job *j, int b0, int b1) {
+/* xb = the norm w of x for tokens [b0, b1). */
+static void input_norm(geb_model *m, const float *w, int b0, int b1) {
     int H = m->cfg.dim;
-    rmsnorm(m->s.xb + (size_t)b0 * H, m->s.x + (size_t)b0 * H, j->w, b1 - b0, H, m->cfg.norm_eps);
+    rmsnorm(m->s.xb + (size_t)b0 * H, m->s.x + (size_t)b0 * H, w, b1 - b0, H, m->cfg.norm_eps);
 }
 
 /* Embedding rows of B tokens into s.x, in whatever type the table is held. */
@@ -356,15 +359,12 @@ static void forward_batch(geb_model *m, geb_kv *kv, const int32_t *tok, int B, i
     geb_state *s = &m->s;
     int H = c->dim;
     embed(m, tok, B);
-    token_job j = {m, input_norm, 0, B, V(0, GEB_R_ATTN_NORM)};
-    per_token(m, &j, B);
+    per_token(m, input_norm, V(0, GEB_R_ATTN_NORM), B);
     for (int l = 0; l < c->n_layers; l++) {
         attention(m, kv, l, B, pos);
-        j = (token_job){m, residual_norm, l, B, V(l, GEB_R_FFN_NORM)};
-        per_token(m, &j, B);
+        per_token(m, residual_norm, V(l, GEB_R_FFN_NORM), B);
         ffn(m, l, B);
-        j = (token_job){m, residual_norm, l, B, l + 1 < c->n_layers ? V(l + 1, GEB_R_ATTN_NORM) : NULL};
-        per_token(m, &j, B);
+        per_token(m, residual_norm, l + 1 < c->n_layers ? V(l + 1, GEB_R_ATTN_NORM) : NULL, B);
     }
     if (!logits) return; /* a prompt batch whose logits nobody reads */
     /* Only the rows whose logits are wanted pay for the output matrix. */

@@ -342,58 +342,34 @@ static void check_packed(const geb_kernels *k) {
  * a table, and GEB_TEST_EXPECT_KERNEL (set by the NEON runner) must be the
  * best table, so a run under emulation really tests that table. */
 /* att_scores and att_accum of table k for nh heads over nu positions of
- * head dimension D, keys and values ldk = D + 3 floats apart (a cache row is
- * wider than a head), against doubles; canaries past the last output. */
+ * head dimension D, keys and values ldk = D + 3 elements apart (a cache
+ * row is wider than a head), against doubles; canaries past the last
+ * output.  The rows as F32 (att_scores, att_accum) and stored as F16 and
+ * as BF16 (att_scores_h, att_accum_h), each against the values the kernel
+ * reads: the 16-bit rows widened back. */
 static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
+    static const char *KIND[] = {"f32", "f16", "bf16"};
     int lds = nu + 2;
     size_t ldk = (size_t)D + 3;
     float *q = rand_vec((size_t)nh * D), *kv = rand_vec(ldk * nu), *s = malloc(sizeof *s * nh * lds);
-    for (int i = 0; i < nh * lds; i++) s[i] = CANARY;
-    k->att_scores(s, lds, q, nh, kv, ldk, nu, D, 0.125f);
-    int bad = 0, canary = 0;
-    for (int i = 0; i < nh; i++)
-        for (int u = 0; u < lds; u++) {
-            if (u >= nu) {
-                canary += s[i * lds + u] != CANARY;
+    float *w = malloc(sizeof *w * ldk * nu), *o = malloc(sizeof *o * (nh * D + 1));
+    float *o0 = rand_vec((size_t)nh * D + 1);
+    uint8_t *h = malloc(2 * ldk * nu);
+    o0[nh * D] = CANARY;
+    for (int kind = 0; kind < 3; kind++) {
+        const geb_type_traits *tr = geb_type_traits_of(kind == 2 ? GEB_TYPE_BF16 : GEB_TYPE_F16);
+        for (int u = 0; u < nu; u++) {
+            if (kind == 0) {
+                memcpy(w + ldk * u, kv + ldk * u, sizeof *w * D);
                 continue;
             }
-            double mag, want = 0.125 * ref_dot(q + (size_t)i * D, kv + ldk * u, D, &mag);
-            bad += !(fabs(s[i * lds + u] - want) <= tol(D, 0.125 * mag));
-        }
-    CHECK_MSG(bad == 0 && canary == 0, "%s att_scores nh=%d nu=%d D=%d: %d wrong, %d canaries",
-              k->name, nh, nu, D, bad, canary);
-    /* Probabilities in [0, 1) as the softmax gives them. */
-    for (int i = 0; i < nh * lds; i++) s[i] = 0.5f * (frand() + 1.0f);
-    float *o = rand_vec((size_t)nh * D + 1), *o0 = malloc(sizeof *o0 * (nh * D + 1));
-    o[nh * D] = CANARY;
-    memcpy(o0, o, sizeof *o * (nh * D + 1));
-    k->att_accum(o, s, lds, nh, kv, ldk, nu, D);
-    bad = 0;
-    for (int i = 0; i < nh; i++)
-        for (int d = 0; d < D; d++) {
-            double want = o0[i * D + d], mag = fabs(want);
-            for (int u = 0; u < nu; u++) {
-                double t = (double)s[i * lds + u] * kv[ldk * u + d];
-                want += t, mag += fabs(t);
-            }
-            bad += !(fabs(o[i * D + d] - want) <= tol(nu, mag));
-        }
-    CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum nh=%d nu=%d D=%d: %d wrong", k->name,
-              nh, nu, D, bad);
-    /* The 16-bit entries: the same rows stored as F16 and as BF16 (row
-     * stride ldk elements, in bytes), against the doubles of the widened
-     * values. */
-    for (int bf = 0; bf < 2; bf++) {
-        const geb_type_traits *tr = geb_type_traits_of(bf ? GEB_TYPE_BF16 : GEB_TYPE_F16);
-        uint8_t *h = malloc(2 * ldk * nu);
-        float *w = malloc(sizeof *w * ldk * nu);
-        for (int u = 0; u < nu; u++) {
             tr->from_f32(h + 2 * ldk * u, kv + ldk * u, D);
             tr->to_f32(w + ldk * u, h + 2 * ldk * u, D);
         }
         for (int i = 0; i < nh * lds; i++) s[i] = CANARY;
-        k->att_scores_h(s, lds, q, nh, h, 2 * ldk, bf, nu, D, 0.125f);
-        bad = canary = 0;
+        if (kind == 0) k->att_scores(s, lds, q, nh, kv, ldk, nu, D, 0.125f);
+        else k->att_scores_h(s, lds, q, nh, h, 2 * ldk, kind == 2, nu, D, 0.125f);
+        int bad = 0, canary = 0;
         for (int i = 0; i < nh; i++)
             for (int u = 0; u < lds; u++) {
                 if (u >= nu) {
@@ -403,11 +379,13 @@ static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
                 double mag, want = 0.125 * ref_dot(q + (size_t)i * D, w + ldk * u, D, &mag);
                 bad += !(fabs(s[i * lds + u] - want) <= tol(D, 0.125 * mag));
             }
-        CHECK_MSG(bad == 0 && canary == 0, "%s att_scores_h bf=%d nh=%d nu=%d D=%d: %d wrong, %d canaries",
-                  k->name, bf, nh, nu, D, bad, canary);
+        CHECK_MSG(bad == 0 && canary == 0, "%s att_scores %s nh=%d nu=%d D=%d: %d wrong, %d canaries",
+                  k->name, KIND[kind], nh, nu, D, bad, canary);
+        /* Probabilities in [0, 1) as the softmax gives them. */
         for (int i = 0; i < nh * lds; i++) s[i] = 0.5f * (frand() + 1.0f);
         memcpy(o, o0, sizeof *o * (nh * D + 1));
-        k->att_accum_h(o, s, lds, nh, h, 2 * ldk, bf, nu, D);
+        if (kind == 0) k->att_accum(o, s, lds, nh, kv, ldk, nu, D);
+        else k->att_accum_h(o, s, lds, nh, h, 2 * ldk, kind == 2, nu, D);
         bad = 0;
         for (int i = 0; i < nh; i++)
             for (int d = 0; d < D; d++) {
@@ -418,11 +396,10 @@ static void check_att_one(const geb_kernels *k, int nh, int nu, int D) {
                 }
                 bad += !(fabs(o[i * D + d] - want) <= tol(nu, mag));
             }
-        CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum_h bf=%d nh=%d nu=%d D=%d: %d wrong",
-                  k->name, bf, nh, nu, D, bad);
-        free(h), free(w);
+        CHECK_MSG(bad == 0 && o[nh * D] == CANARY, "%s att_accum %s nh=%d nu=%d D=%d: %d wrong", k->name,
+                  KIND[kind], nh, nu, D, bad);
     }
-    free(q), free(kv), free(s), free(o), free(o0);
+    free(q), free(kv), free(s), free(w), free(o), free(o0), free(h);
 }
 
 /* att_exp of table k against the double-precision exponential: every
