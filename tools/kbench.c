@@ -7,6 +7,7 @@
  *       build/matmul.o -lm -o kbench
  *   ./kbench mv [-k avx2] [-w q4_0] [-c 2048] [-s MB] [-n ROWS] [-p]
  *   ./kbench mm [-k avx2] [-t 2] [-b 512] [-w f32|bf16]
+ *   ./kbench tok [-k avx2] [-t 2] [-w bf16] [-n 40]
  *
  * mv: a [rows, c] matrix of size -s MB (default 1024: past every cache),
  * each row a copy of one quantized random row, multiplied in calls of
@@ -22,6 +23,14 @@
  * 16 with AVX-512 for the avx512 table).  -w bf16: BF16 weights through the
  * table's BF16 GEMM, against a vdpbf16ps loop's peak (16 lanes x 4 flops)
  * where CPUID has AVX512_BF16.
+ *
+ * tok: the matrix-vector products of one GEB-1.3B token (24 layers of QKV,
+ * dense, h-to-4h, 4h-to-h; 2.4 GB in BF16) through geb_mm_matvec on -t
+ * threads, -n tokens with the decode software prefetch on and -n with it
+ * off, the two alternating token by token so both meet the same bandwidth
+ * (a shared machine's drifts by a third within a minute).  Prints GB/s
+ * min/median/max of each and the median of the per-pair ratios: the
+ * measurement behind the default of GEB_PREFETCH on this CPU.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,9 +237,88 @@ static void run_mm(const geb_kernels *k, geb_type t, int threads, int B) {
     geb_pool_free(pool);
 }
 
+/* ---- tok ---------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A [rows, cols] matrix of type t: one random row quantized once, copied to
+ * every row (the bytes streamed are what counts, not their values), in the
+ * table's packed groups where it packs the type, as geb's weights are. */
+static geb_mat tok_matrix(const geb_kernels *k, geb_type t, int rows, int cols) {
+    const geb_type_kernels *tk = &k->typed[t];
+    int packed = tk->packed && tk->vec_x == tk->mat_x && rows % GEB_PACK_ROWS == 0;
+    size_t ldw = geb_type_row_bytes(t, cols), bytes = ldw * (size_t)rows;
+    float *f = rand_floats((size_t)cols);
+    uint8_t *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (w == MAP_FAILED) die("out of memory");
+#ifdef MADV_HUGEPAGE
+    madvise(w, bytes, MADV_HUGEPAGE); /* as geb's weights get */
+#endif
+    geb_type_traits_of(t)->from_f32(w, f, cols);
+    for (int r = 1; r < rows; r++) memcpy(w + (size_t)r * ldw, w, ldw);
+    free(f);
+    if (packed) {
+        uint8_t *g = malloc(ldw * GEB_PACK_ROWS);
+        if (!g) die("out of memory");
+        for (int r = 0; r < rows; r += GEB_PACK_ROWS) {
+            tk->packed->pack(g, w + (size_t)r * ldw, ldw, cols);
+            memcpy(w + (size_t)r * ldw, g, ldw * GEB_PACK_ROWS);
+        }
+        free(g);
+    }
+    return (geb_mat){w, t, ldw, rows, cols, packed};
+}
+
+static void run_tok(const geb_kernels *k, geb_type t, int threads, int n) {
+    enum { H = 2048, F = 5632, KV = 1024, L = 24 };
+    if (geb_type_row_bytes(t, H) == 0 || !geb_mm_supports(k, t)) die("this table has no matvec for this type");
+    geb_err err = {0};
+    geb_pool *pool = geb_pool_create(threads, &err);
+    geb_mm *mm = pool ? geb_mm_new(k, F, 1, &err) : NULL;
+    if (!mm) die(err.msg);
+    int rows[4] = {H + KV, H, 2 * F, H}, cols[4] = {H, H, H, F};
+    geb_mat m[L * 4];
+    double bytes = 0;
+    for (int i = 0; i < L * 4; i++) {
+        m[i] = tok_matrix(k, t, rows[i % 4], cols[i % 4]);
+        bytes += (double)m[i].ldw * m[i].rows;
+    }
+    float *y = malloc(2 * F * sizeof *y), *x = rand_floats(F);
+    double *gbs[2], *ratio = malloc(n * sizeof *ratio);
+    gbs[0] = malloc(n * sizeof(double)), gbs[1] = malloc(n * sizeof(double));
+    int saved = geb_prefetch_rows;
+    for (int it = -1; it < n; it++) /* it -1: a warm-up pair */
+        for (int pf = 1; pf >= 0; pf--) {
+            geb_prefetch_rows = pf;
+            double t0 = now();
+            for (int i = 0; i < L * 4; i++) {
+                geb_prod p = {&m[i], y};
+                geb_mm_matvec(mm, pool, &p, 1, x);
+            }
+            if (it >= 0) gbs[pf][it] = bytes / (now() - t0) / 1e9;
+        }
+    geb_prefetch_rows = saved;
+    for (int it = 0; it < n; it++) ratio[it] = gbs[0][it] / gbs[1][it];
+    qsort(ratio, n, sizeof *ratio, cmp_double);
+    printf("tok %s %s%s, %d threads, %.2f GB a token, %d tokens each:\n", k->name, geb_type_traits_of(t)->name,
+           m[0].packed ? " packed" : "", threads, bytes / 1e9, n);
+    for (int pf = 1; pf >= 0; pf--) {
+        qsort(gbs[pf], n, sizeof(double), cmp_double);
+        printf("  prefetch %-3s GB/s min %.1f median %.1f max %.1f\n", pf ? "on" : "off", gbs[pf][0],
+               gbs[pf][n / 2], gbs[pf][n - 1]);
+    }
+    printf("  off / on per pair: median %.3f (quartiles %.3f, %.3f); the default here is %s\n", ratio[n / 2],
+           ratio[n / 4], ratio[3 * n / 4], geb_kernels_prefetch_name());
+    geb_mm_free(mm);
+    geb_pool_free(pool);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "mv") && strcmp(argv[1], "mm")))
-        die("usage: kbench mv|mm [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS] [-p] [-t N] [-b N]");
+    if (argc < 2 || (strcmp(argv[1], "mv") && strcmp(argv[1], "mm") && strcmp(argv[1], "tok")))
+        die("usage: kbench mv|mm|tok [-k KERNELS] [-w TYPE] [-c COLS] [-s MB] [-n ROWS|TOKENS] [-p] [-t N] [-b N]");
     const char *kname = NULL, *wname = NULL;
     int cols = 2048, threads = 2, B = 512;
     long mb = 1024, per_call = 0;
@@ -254,9 +342,10 @@ int main(int argc, char **argv) {
     const geb_kernels *k = kname ? geb_kernels_get(kname) : geb_kernels_best(&err);
     if (!k) die("kernel table not available here");
     geb_type t;
-    int mv = !strcmp(argv[1], "mv");
-    if (geb_type_from_name(wname ? wname : mv ? "q4_0" : "f32", &t) != 0) die("unknown weight type");
+    int mv = !strcmp(argv[1], "mv"), tok = !strcmp(argv[1], "tok");
+    if (geb_type_from_name(wname ? wname : mv ? "q4_0" : tok ? "bf16" : "f32", &t) != 0) die("unknown weight type");
     if (mv) run_mv(k, t, cols, mb, per_call, packed);
+    else if (tok) run_tok(k, t, threads, per_call >= 1 && per_call <= 100000 ? (int)per_call : 40);
     else if (t != GEB_TYPE_F32 && t != GEB_TYPE_BF16) die("mm takes -w f32 or bf16");
     else run_mm(k, t, threads, B > 0 && B <= 4096 ? B : 512);
     return 0;
