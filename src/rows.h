@@ -16,7 +16,7 @@
  * r of every lane: MV sequential streams, each as long as the chunk.  One
  * row at a time (a single stream per thread) was tried on Zen 4 against
  * four lanes, alternating token by token through the threaded matvec
- * (2026-12-08): 0.93x (f32) and 0.93-0.98x (bf16) of the lanes' GB/s. */
+ * (2026-12-08): 0.93-0.95x (f32) and 0.93-0.99x (bf16) of the lanes' GB/s. */
 #ifndef GEB_ROWS_H
 #define GEB_ROWS_H
 

@@ -74,6 +74,23 @@ static double mv_rate(const geb_type_kernels *tk, int packed, float *y, const ui
     return (double)rows * ldw * reps / (now() - t0) / 1e9;
 }
 
+/* Fills the [rows, cols] matrix w of type t with one row, quantized once
+ * and copied to every row (the bytes streamed are what counts, not their
+ * values), then regrouped in the table's packed layout if packed. */
+static void fill_rows(const geb_type_kernels *tk, geb_type t, uint8_t *w, size_t ldw, long rows, int cols,
+                      const float *row, int packed) {
+    geb_type_traits_of(t)->from_f32(w, row, cols);
+    for (long r = 1; r < rows; r++) memcpy(w + (size_t)r * ldw, w, ldw);
+    if (!packed) return;
+    uint8_t *g = malloc(ldw * GEB_PACK_ROWS);
+    if (!g) die("out of memory");
+    for (long r = 0; r < rows; r += GEB_PACK_ROWS) {
+        tk->packed->pack(g, w + (size_t)r * ldw, ldw, cols);
+        memcpy(w + (size_t)r * ldw, g, ldw * GEB_PACK_ROWS);
+    }
+    free(g);
+}
+
 static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per_call, int packed) {
     const geb_type_kernels *tk = &k->typed[t];
     size_t ldw = geb_type_row_bytes(t, cols);
@@ -83,28 +100,17 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
     if (per_call <= 0) per_call = (1024 * 1024 / (long)ldw) & ~7L;
     if (packed && per_call % GEB_PACK_ROWS) die("-n must be a multiple of 8 with -p");
     float *row = malloc(cols * sizeof *row);
-    uint8_t *one = malloc(ldw);
     size_t bytes = (size_t)rows * ldw;
     uint8_t *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     geb_type xt = tk->vec_x;
     size_t ldx = geb_type_row_bytes(xt, cols);
     uint8_t *x = malloc(ldx);
     float *y = malloc(rows * sizeof *y);
-    if (!row || !one || w == MAP_FAILED || !x || !y) die("out of memory");
+    if (!row || w == MAP_FAILED || !x || !y) die("out of memory");
     madvise(w, bytes, MADV_HUGEPAGE);
     for (int i = 0; i < cols; i++) row[i] = frand();
-    geb_type_traits_of(t)->from_f32(one, row, cols);
     geb_type_traits_of(xt)->from_f32(x, row, cols);
-    for (long r = 0; r < rows; r++) memcpy(w + (size_t)r * ldw, one, ldw);
-    if (packed) {
-        uint8_t *g = malloc(ldw * GEB_PACK_ROWS);
-        if (!g) die("out of memory");
-        for (long r = 0; r < rows; r += GEB_PACK_ROWS) {
-            tk->packed->pack(g, w + (size_t)r * ldw, ldw, cols);
-            memcpy(w + (size_t)r * ldw, g, ldw * GEB_PACK_ROWS);
-        }
-        free(g);
-    }
+    fill_rows(tk, t, w, ldw, rows, cols, row, packed);
     mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 1); /* warm-up: page faults */
     double dram = mv_rate(tk, packed, y, w, ldw, x, rows, cols, per_call, 3);
     long small = 64 < rows ? 64 : rows; /* 8 groups: a pass of 4 lanes twice */
@@ -113,7 +119,7 @@ static void run_mv(const geb_kernels *k, geb_type t, int cols, long mb, long per
            k->name, geb_type_traits_of(t)->name, packed ? " packed" : "", cols, per_call, dram,
            bytes / 1e6, cache);
     munmap(w, bytes);
-    free(row), free(one), free(x), free(y);
+    free(row), free(x), free(y);
 }
 
 /* ---- mm ----------------------------------------------------------------- */
@@ -244,9 +250,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* A [rows, cols] matrix of type t: one random row quantized once, copied to
- * every row (the bytes streamed are what counts, not their values), in the
- * table's packed groups where it packs the type, as geb's weights are. */
+/* A [rows, cols] matrix of type t filled by fill_rows, packed where the
+ * table packs the type and the rows make whole groups, as geb's weights are. */
 static geb_mat tok_matrix(const geb_kernels *k, geb_type t, int rows, int cols) {
     const geb_type_kernels *tk = &k->typed[t];
     int packed = tk->packed && tk->vec_x == tk->mat_x && rows % GEB_PACK_ROWS == 0;
@@ -257,18 +262,8 @@ static geb_mat tok_matrix(const geb_kernels *k, geb_type t, int rows, int cols) 
 #ifdef MADV_HUGEPAGE
     madvise(w, bytes, MADV_HUGEPAGE); /* as geb's weights get */
 #endif
-    geb_type_traits_of(t)->from_f32(w, f, cols);
-    for (int r = 1; r < rows; r++) memcpy(w + (size_t)r * ldw, w, ldw);
+    fill_rows(tk, t, w, ldw, rows, cols, f, packed);
     free(f);
-    if (packed) {
-        uint8_t *g = malloc(ldw * GEB_PACK_ROWS);
-        if (!g) die("out of memory");
-        for (int r = 0; r < rows; r += GEB_PACK_ROWS) {
-            tk->packed->pack(g, w + (size_t)r * ldw, ldw, cols);
-            memcpy(w + (size_t)r * ldw, g, ldw * GEB_PACK_ROWS);
-        }
-        free(g);
-    }
     return (geb_mat){w, t, ldw, rows, cols, packed};
 }
 
@@ -289,6 +284,7 @@ static void run_tok(const geb_kernels *k, geb_type t, int threads, int n) {
     float *y = malloc(2 * F * sizeof *y), *x = rand_floats(F);
     double *gbs[2], *ratio = malloc(n * sizeof *ratio);
     gbs[0] = malloc(n * sizeof(double)), gbs[1] = malloc(n * sizeof(double));
+    if (!y || !ratio || !gbs[0] || !gbs[1]) die("out of memory");
     int saved = geb_prefetch_rows;
     for (int it = -1; it < n; it++) /* it -1: a warm-up pair */
         for (int pf = 1; pf >= 0; pf--) {
@@ -345,7 +341,10 @@ int main(int argc, char **argv) {
     int mv = !strcmp(argv[1], "mv"), tok = !strcmp(argv[1], "tok");
     if (geb_type_from_name(wname ? wname : mv ? "q4_0" : tok ? "bf16" : "f32", &t) != 0) die("unknown weight type");
     if (mv) run_mv(k, t, cols, mb, per_call, packed);
-    else if (tok) run_tok(k, t, threads, per_call >= 1 && per_call <= 100000 ? (int)per_call : 40);
+    else if (tok) {
+        if (per_call < 0 || per_call > 100000) die("-n: tokens from 1 to 100000");
+        run_tok(k, t, threads, per_call ? (int)per_call : 40);
+    }
     else if (t != GEB_TYPE_F32 && t != GEB_TYPE_BF16) die("mm takes -w f32 or bf16");
     else run_mm(k, t, threads, B > 0 && B <= 4096 ? B : 512);
     return 0;
